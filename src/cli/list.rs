@@ -1,0 +1,174 @@
+use super::output::{days_left_cell, key_cell, print_table, terminal_width, CertJson, Column};
+use super::{CliError, CliResult, Env};
+use crate::model::{locale_is_utf8, Environment};
+use crate::query::{Filter, SortKey, Term};
+use crate::store::RowSelect;
+use clap::Args;
+use time::Duration;
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long, value_name = "OWNER")]
+    pub owner: Option<String>,
+    /// Authority name (or issuer CN for certificates with no authority).
+    #[arg(long, value_name = "CA")]
+    pub authority: Option<String>,
+    #[arg(long, value_name = "prod|nonprod")]
+    pub env: Option<Environment>,
+    /// Certificates that expire within DAYS (expired ones included).
+    #[arg(long, value_name = "DAYS")]
+    pub expiring: Option<i64>,
+    /// Only expired certificates.
+    #[arg(long)]
+    pub expired: bool,
+    /// Only certificates without an owner.
+    #[arg(long)]
+    pub unowned: bool,
+    /// Query words, as in the console's `/` filter (e.g. "ca:vault weak !expired").
+    #[arg(long, value_name = "TEXT")]
+    pub query: Option<String>,
+    /// Sort field (prefix with - for descending): not_after, not_before, cn, owner, authority, env, serial, key, status.
+    #[arg(long, value_name = "FIELD", default_value = "not_after")]
+    pub sort: String,
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    #[arg(long)]
+    pub csv: bool,
+}
+
+impl ListArgs {
+    /// The flags as one query, so flags and `--query` share one meaning.
+    pub fn filter(&self) -> Result<Filter, CliError> {
+        let mut f = match &self.query {
+            Some(q) => Filter::parse(q).map_err(|e| CliError::usage(e.to_string()))?,
+            None => Filter::default(),
+        };
+        if let Some(o) = &self.owner {
+            f = f.and(Term::Owner(o.clone()));
+        }
+        if let Some(a) = &self.authority {
+            f = f.and(Term::Authority(a.clone()));
+        }
+        if let Some(e) = self.env {
+            f = f.and(Term::Env(e));
+        }
+        if let Some(d) = self.expiring {
+            if d < 0 {
+                return Err(CliError::usage("--expiring takes a number of days ≥ 0"));
+            }
+            f = f.and(Term::Expires(crate::query::Cmp::Le, Duration::days(d)));
+        }
+        if self.expired {
+            f = f.and(Term::Expired);
+        }
+        if self.unowned {
+            f = f.and(Term::Unowned);
+        }
+        Ok(f)
+    }
+}
+
+pub fn run(a: ListArgs, env: &Env) -> CliResult {
+    let filter = a.filter()?;
+    let (sort, desc) = SortKey::parse(&a.sort).map_err(CliError::usage)?;
+    let ctx = env.open()?;
+    let now = ctx.now();
+    let sel = RowSelect {
+        not_after_before: filter
+            .not_after_upper_bound(now)
+            .map(|t| t.unix_timestamp() + 1),
+    };
+    let mut rows = ctx.store.read().certificate_rows(sel)?;
+    rows.retain(|r| filter.matches(r, now));
+    sort.sort(&mut rows, desc);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if a.json {
+        let items: Vec<CertJson<'_>> = rows.iter().map(|r| CertJson::new(r, now)).collect();
+        serde_json::to_writer_pretty(&mut out, &items)
+            .map_err(|e| CliError::failed(e.to_string()))?;
+        use std::io::Write;
+        let _ = writeln!(out);
+    } else if a.csv {
+        let refs: Vec<_> = rows.iter().collect();
+        super::output::write_csv(&mut out, &refs, now)
+            .map_err(|e| CliError::failed(e.to_string()))?;
+    } else {
+        let unicode = locale_is_utf8();
+        let columns = [
+            Column {
+                header: "NAME",
+                drop_priority: 0,
+                min: 16,
+            },
+            Column {
+                header: "DAYS",
+                drop_priority: 0,
+                min: 6,
+            },
+            Column {
+                header: "NOT AFTER",
+                drop_priority: 5,
+                min: 10,
+            },
+            Column {
+                header: "OWNER",
+                drop_priority: 2,
+                min: 8,
+            },
+            Column {
+                header: "CA",
+                drop_priority: 3,
+                min: 8,
+            },
+            Column {
+                header: "ENV",
+                drop_priority: 4,
+                min: 4,
+            },
+            Column {
+                header: "KEY",
+                drop_priority: 6,
+                min: 6,
+            },
+            Column {
+                header: "SANS",
+                drop_priority: 7,
+                min: 10,
+            },
+            Column {
+                header: "FINGERPRINT",
+                drop_priority: 1,
+                min: 12,
+            },
+        ];
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.display_name().to_string(),
+                    days_left_cell(r, now, unicode),
+                    r.not_after.date().to_string(),
+                    r.owner.clone().unwrap_or_else(|| "-".into()),
+                    r.authority
+                        .clone()
+                        .or(r.issuer_cn.clone())
+                        .unwrap_or_else(|| "-".into()),
+                    r.environment
+                        .map(|e| e.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    key_cell(r),
+                    match r.sans.len() {
+                        0 => "-".into(),
+                        1 => r.sans[0].clone(),
+                        n => format!("{} +{}", r.sans[0], n - 1),
+                    },
+                    r.fingerprint_sha256[..16].to_string(),
+                ]
+            })
+            .collect();
+        print_table(&mut out, &columns, &cells, terminal_width())
+            .map_err(|e| CliError::failed(e.to_string()))?;
+    }
+    Ok(super::exit::OK)
+}

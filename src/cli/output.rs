@@ -1,0 +1,239 @@
+//! Printing for people: aligned tables that fit the terminal, every cell sanitized.
+
+use crate::model::{CertRow, ExpiryBand};
+use crate::sanitize::sanitize;
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+use time::OffsetDateTime;
+use unicode_width::UnicodeWidthStr;
+
+/// Terminal width when stdout is a terminal; `None` when piped (then nothing is cut).
+pub fn terminal_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    ratatui::crossterm::terminal::size()
+        .ok()
+        .map(|(w, _)| w as usize)
+        .filter(|w| *w > 20)
+}
+
+/// A column: header, and how willing it is to shrink (higher drops first).
+pub struct Column {
+    pub header: &'static str,
+    pub drop_priority: u8,
+    pub min: usize,
+}
+
+/// Prints rows aligned. When the table is wider than `width`, columns with the highest
+/// drop priority go first, then the widest remaining column is cut with `…`.
+pub fn print_table(
+    out: &mut impl Write,
+    columns: &[Column],
+    rows: &[Vec<String>],
+    width: Option<usize>,
+) -> std::io::Result<()> {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| sanitize(c).into_owned()).collect())
+        .collect();
+    let mut widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            cells
+                .iter()
+                .map(|r| r[i].width())
+                .max()
+                .unwrap_or(0)
+                .max(c.header.len())
+        })
+        .collect();
+    let mut shown: Vec<bool> = vec![true; columns.len()];
+    if let Some(w) = width {
+        let total = |widths: &[usize], shown: &[bool]| -> usize {
+            widths
+                .iter()
+                .zip(shown)
+                .filter(|(_, s)| **s)
+                .map(|(w, _)| w + 2)
+                .sum::<usize>()
+        };
+        let mut order: Vec<usize> = (0..columns.len()).collect();
+        order.sort_by_key(|i| std::cmp::Reverse(columns[*i].drop_priority));
+        for i in order {
+            if total(&widths, &shown) <= w || columns[i].drop_priority == 0 {
+                break;
+            }
+            shown[i] = false;
+        }
+        while total(&widths, &shown) > w {
+            let (i, cur) = widths
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| shown[*i])
+                .max_by_key(|(_, w)| **w)
+                .map(|(i, w)| (i, *w))
+                .unwrap_or((0, 0));
+            if cur <= columns[i].min {
+                break;
+            }
+            widths[i] = cur - 1;
+        }
+    }
+    let line = |vals: Vec<&str>| -> String {
+        let mut s = String::new();
+        for (i, v) in vals.iter().enumerate() {
+            if !shown[i] {
+                continue;
+            }
+            let cell = fit(v, widths[i]);
+            s.push_str(&cell);
+            s.push_str(&" ".repeat(widths[i].saturating_sub(cell.width()) + 2));
+        }
+        s.trim_end().to_string()
+    };
+    writeln!(out, "{}", line(columns.iter().map(|c| c.header).collect()))?;
+    for r in &cells {
+        writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
+
+fn fit(s: &str, w: usize) -> String {
+    if s.width() <= w {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    for c in s.chars() {
+        if out.width() + c.to_string().width() + 1 > w {
+            break;
+        }
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// The machine-readable shape of a certificate in `list --json` and exports.
+#[derive(Debug, Serialize)]
+pub struct CertJson<'a> {
+    pub id: i64,
+    pub fingerprint_sha256: &'a str,
+    pub serial: &'a str,
+    pub subject: &'a str,
+    pub common_name: Option<&'a str>,
+    pub issuer: &'a str,
+    pub sans: &'a [String],
+    pub not_before: String,
+    pub not_after: String,
+    pub days_left: i64,
+    pub key_algorithm: &'a str,
+    pub key_bits: Option<u32>,
+    pub signature_algorithm: &'a str,
+    pub is_ca: bool,
+    pub owner: Option<&'a str>,
+    pub authority: Option<&'a str>,
+    pub environment: Option<&'static str>,
+    pub identity: Option<&'a str>,
+    pub status: &'static str,
+    pub weak: bool,
+}
+
+impl<'a> CertJson<'a> {
+    pub fn new(r: &'a CertRow, now: OffsetDateTime) -> CertJson<'a> {
+        CertJson {
+            id: r.id,
+            fingerprint_sha256: &r.fingerprint_sha256,
+            serial: &r.serial,
+            subject: &r.subject,
+            common_name: r.subject_cn.as_deref(),
+            issuer: &r.issuer,
+            sans: &r.sans,
+            not_before: crate::clock::rfc3339(r.not_before),
+            not_after: crate::clock::rfc3339(r.not_after),
+            days_left: r.days_left(now),
+            key_algorithm: &r.key_algorithm,
+            key_bits: r.key_bits,
+            signature_algorithm: &r.signature_algorithm,
+            is_ca: r.is_ca,
+            owner: r.owner.as_deref(),
+            authority: r.authority.as_deref(),
+            environment: r.environment.map(|e| e.as_str()),
+            identity: r.identity.as_deref(),
+            status: r.effective_status(now).as_str(),
+            weak: r.is_weak(),
+        }
+    }
+}
+
+/// "✓ 120d" / "▲ 12d" / "✗ -3d": days left with a symbol, never colour alone.
+pub fn days_left_cell(r: &CertRow, now: OffsetDateTime, unicode: bool) -> String {
+    let band = ExpiryBand::of(now, r.not_after);
+    format!("{} {}d", band.symbol(unicode), r.days_left(now))
+}
+
+/// Key as operators write it: `RSA-2048`, `EC P-256`, `ED25519`.
+pub fn key_cell(r: &CertRow) -> String {
+    match (r.key_algorithm.as_str(), r.key_bits) {
+        ("ecdsa", Some(b)) => format!("EC-{b}"),
+        (alg, Some(b)) if alg != "ed25519" => format!("{}-{b}", alg.to_ascii_uppercase()),
+        (alg, _) => alg.to_ascii_uppercase(),
+    }
+}
+
+/// Writes CSV rows of certificates (exact values; CSV quoting keeps them intact).
+pub fn write_csv(
+    out: impl Write,
+    rows: &[&CertRow],
+    now: OffsetDateTime,
+) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "id",
+        "fingerprint_sha256",
+        "serial",
+        "subject",
+        "common_name",
+        "issuer",
+        "sans",
+        "not_before",
+        "not_after",
+        "days_left",
+        "key_algorithm",
+        "key_bits",
+        "signature_algorithm",
+        "is_ca",
+        "owner",
+        "authority",
+        "environment",
+        "identity",
+        "status",
+    ])?;
+    for r in rows {
+        let j = CertJson::new(r, now);
+        w.write_record([
+            j.id.to_string(),
+            j.fingerprint_sha256.into(),
+            j.serial.into(),
+            j.subject.into(),
+            j.common_name.unwrap_or("").into(),
+            j.issuer.into(),
+            j.sans.join(" "),
+            j.not_before,
+            j.not_after,
+            j.days_left.to_string(),
+            j.key_algorithm.into(),
+            j.key_bits.map(|b| b.to_string()).unwrap_or_default(),
+            j.signature_algorithm.into(),
+            j.is_ca.to_string(),
+            j.owner.unwrap_or("").into(),
+            j.authority.unwrap_or("").into(),
+            j.environment.unwrap_or("").into(),
+            j.identity.unwrap_or("").into(),
+            j.status.into(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}

@@ -1,0 +1,418 @@
+//! Plain domain types shared by every layer. No I/O here.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use time::OffsetDateTime;
+
+/// Prod and non-prod are different worlds: different service accounts, different
+/// authorities, different profiles. Nothing crosses between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Prod,
+    Nonprod,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Prod => "prod",
+            Environment::Nonprod => "nonprod",
+        }
+    }
+    pub const ALL: [Environment; 2] = [Environment::Prod, Environment::Nonprod];
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Environment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "prod" | "production" => Ok(Environment::Prod),
+            "nonprod" | "non-prod" | "non_prod" => Ok(Environment::Nonprod),
+            other => Err(format!(
+                "unknown environment {other:?} (expected prod or nonprod)"
+            )),
+        }
+    }
+}
+
+/// Lifecycle status of one observed certificate. `expired` is also derived from the
+/// clock for display; the stored value changes only through `ops`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CertStatus {
+    Active,
+    Superseded,
+    Revoked,
+    Expired,
+}
+
+impl CertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertStatus::Active => "active",
+            CertStatus::Superseded => "superseded",
+            CertStatus::Revoked => "revoked",
+            CertStatus::Expired => "expired",
+        }
+    }
+}
+
+impl std::str::FromStr for CertStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "active" => Ok(CertStatus::Active),
+            "superseded" => Ok(CertStatus::Superseded),
+            "revoked" => Ok(CertStatus::Revoked),
+            "expired" => Ok(CertStatus::Expired),
+            other => Err(format!("unknown certificate status {other:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SanKind {
+    Dns,
+    Ip,
+    Email,
+    Uri,
+    Other,
+}
+
+impl SanKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SanKind::Dns => "dns",
+            SanKind::Ip => "ip",
+            SanKind::Email => "email",
+            SanKind::Uri => "uri",
+            SanKind::Other => "other",
+        }
+    }
+    pub fn parse(s: &str) -> SanKind {
+        match s {
+            "dns" => SanKind::Dns,
+            "ip" => SanKind::Ip,
+            "email" => SanKind::Email,
+            "uri" => SanKind::Uri,
+            _ => SanKind::Other,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct San {
+    pub kind: SanKind,
+    pub value: String,
+}
+
+/// What certdeck keeps about one X.509 certificate, decoded once at import.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CertificateInfo {
+    /// Lowercase hex SHA-256 of the DER: the certificate's identity in the inventory.
+    pub fingerprint_sha256: String,
+    /// Lowercase hex of the serial's DER content bytes (keeps sign and leading zeros).
+    pub serial: String,
+    pub subject: String,
+    pub subject_cn: Option<String>,
+    pub issuer: String,
+    pub issuer_cn: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    pub sans: Vec<San>,
+    /// `rsa`, `ecdsa`, `ed25519`, `ed448`, `dsa` or the OID when unknown.
+    pub key_algorithm: String,
+    pub key_bits: Option<u32>,
+    /// Named curve for EC keys (`P-256`, `P-384`, ...).
+    pub key_curve: Option<String>,
+    /// e.g. `sha256WithRSAEncryption`, `ecdsa-with-SHA256`, `ED25519`.
+    pub signature_algorithm: String,
+    pub is_ca: bool,
+    pub self_signed: bool,
+    pub ski: Option<String>,
+    pub aki: Option<String>,
+}
+
+/// One row of the inventory as the list, the console and exports show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CertRow {
+    pub id: i64,
+    pub fingerprint_sha256: String,
+    pub serial: String,
+    pub subject: String,
+    pub subject_cn: Option<String>,
+    pub issuer: String,
+    pub issuer_cn: Option<String>,
+    pub sans: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    pub key_algorithm: String,
+    pub key_bits: Option<u32>,
+    pub signature_algorithm: String,
+    pub is_ca: bool,
+    pub owner: Option<String>,
+    pub authority: Option<String>,
+    pub environment: Option<Environment>,
+    pub identity: Option<String>,
+    pub status: CertStatus,
+}
+
+impl CertRow {
+    /// The name an operator recognises a certificate by: CN, else the first SAN, else
+    /// the subject.
+    pub fn display_name(&self) -> &str {
+        self.subject_cn
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .or(self.sans.first().map(String::as_str))
+            .unwrap_or(&self.subject)
+    }
+
+    pub fn days_left(&self, now: OffsetDateTime) -> i64 {
+        crate::clock::days_until(now, self.not_after)
+    }
+
+    /// Status as seen now: an `active` certificate past its not-after shows as expired.
+    pub fn effective_status(&self, now: OffsetDateTime) -> CertStatus {
+        if self.status == CertStatus::Active && self.not_after <= now {
+            CertStatus::Expired
+        } else {
+            self.status
+        }
+    }
+
+    /// Weak crypto by the global rules: RSA or DSA under 2048 bits, EC under 256, or a
+    /// SHA-1 / MD5 / MD2 signature.
+    pub fn is_weak(&self) -> bool {
+        weak_reason(
+            &self.key_algorithm,
+            self.key_bits,
+            &self.signature_algorithm,
+        )
+        .is_some()
+    }
+}
+
+/// Why a key/signature combination is weak, or `None` when it is not.
+pub fn weak_reason(key_algorithm: &str, key_bits: Option<u32>, sig: &str) -> Option<String> {
+    let s = sig.to_ascii_lowercase();
+    if s.contains("md5") || s.contains("md2") || s.contains("md4") {
+        return Some(format!("signature algorithm {sig} is broken"));
+    }
+    if s.contains("sha1") || s.contains("sha-1") {
+        return Some(format!("signature algorithm {sig} uses SHA-1"));
+    }
+    match (key_algorithm, key_bits) {
+        ("rsa" | "dsa", Some(b)) if b < 2048 => Some(format!("{key_algorithm} key of {b} bits")),
+        ("ecdsa", Some(b)) if b < 256 => Some(format!("EC key of {b} bits")),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Owner {
+    pub id: i64,
+    pub name: String,
+    pub contact: Option<String>,
+    pub business_unit: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthorityKind {
+    Local,
+    Acme,
+    Vault,
+    External,
+}
+
+impl AuthorityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthorityKind::Local => "local",
+            AuthorityKind::Acme => "acme",
+            AuthorityKind::Vault => "vault",
+            AuthorityKind::External => "external",
+        }
+    }
+}
+
+impl std::str::FromStr for AuthorityKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "local" => Ok(AuthorityKind::Local),
+            "acme" => Ok(AuthorityKind::Acme),
+            "vault" => Ok(AuthorityKind::Vault),
+            "external" => Ok(AuthorityKind::External),
+            other => Err(format!(
+                "unknown authority kind {other:?} (expected local, acme, vault or external)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Authority {
+    pub id: i64,
+    pub name: String,
+    pub kind: AuthorityKind,
+    pub environment: Option<Environment>,
+    /// Non-secret connector settings (directory URL, role, ...), as JSON.
+    pub settings: serde_json::Value,
+    /// A reference (`env:`, `file:`, `exec:`) to the credential, never the credential.
+    pub credential_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Identity {
+    pub id: i64,
+    pub name: String,
+    pub owner: Option<String>,
+    pub profile: Option<String>,
+    pub authority: Option<String>,
+    pub environment: Option<Environment>,
+    pub sans: Vec<String>,
+    pub key_type: Option<String>,
+    pub current_certificate_id: Option<i64>,
+}
+
+/// Who did something, and from where: the OS user of the real uid, never a name taken
+/// from a flag or an environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    pub name: String,
+    pub uid: u32,
+    pub kind: ActorKind,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    Operator,
+    ServiceAccount,
+    System,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Operator => "operator",
+            ActorKind::ServiceAccount => "service_account",
+            ActorKind::System => "system",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Origin {
+    pub host: Option<String>,
+    pub tty: Option<String>,
+    pub ssh_client: Option<String>,
+    pub pid: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Denied,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Denied => "denied",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// One audit record as written: what an operator (or auditor) needs to reconstruct who
+/// did what to which object, when, from where, and whether it worked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord {
+    pub seq: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub actor_kind: String,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub details: serde_json::Value,
+    pub origin: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// How urgent a certificate's expiry is; the bands the dashboard counts and every view
+/// marks with a symbol (never colour alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpiryBand {
+    Expired,
+    Within7Days,
+    Within30Days,
+    Ok,
+}
+
+impl ExpiryBand {
+    pub fn of(now: OffsetDateTime, not_after: OffsetDateTime) -> ExpiryBand {
+        let left = not_after - now;
+        if left <= time::Duration::ZERO {
+            ExpiryBand::Expired
+        } else if left <= time::Duration::days(7) {
+            ExpiryBand::Within7Days
+        } else if left <= time::Duration::days(30) {
+            ExpiryBand::Within30Days
+        } else {
+            ExpiryBand::Ok
+        }
+    }
+
+    /// The symbol shown next to days left: Unicode, or ASCII when the terminal's locale
+    /// is not UTF-8.
+    pub fn symbol(self, unicode: bool) -> &'static str {
+        match (self, unicode) {
+            (ExpiryBand::Expired, true) => "✗",
+            (ExpiryBand::Within7Days, true) => "‼",
+            (ExpiryBand::Within30Days, true) => "▲",
+            (ExpiryBand::Ok, true) => "✓",
+            (ExpiryBand::Expired, false) => "X",
+            (ExpiryBand::Within7Days, false) => "!!",
+            (ExpiryBand::Within30Days, false) => "!",
+            (ExpiryBand::Ok, false) => "ok",
+        }
+    }
+}
+
+/// Whether the locale promises UTF-8 (LC_ALL, else LC_CTYPE, else LANG).
+pub fn locale_is_utf8() -> bool {
+    for var in ["LC_ALL", "LC_CTYPE", "LANG"] {
+        if let Ok(v) = std::env::var(var) {
+            if !v.is_empty() {
+                let v = v.to_ascii_lowercase();
+                return v.contains("utf-8") || v.contains("utf8");
+            }
+        }
+    }
+    false
+}

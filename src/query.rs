@@ -1,0 +1,413 @@
+//! The query language shared by `certdeck list --query`, the CLI's filter flags and the
+//! console's `/` filter, so a query means the same thing everywhere:
+//!
+//! free text (CN, SAN, serial, fingerprint, subject), `owner:NAME`, `ca:NAME` (authority,
+//! or issuer CN when no authority is assigned), `env:prod|nonprod`, `cn:TEXT`, `san:TEXT`,
+//! `serial:HEX`, `fp:HEX`, `identity:NAME`, `status:active|revoked|...`, `expires<30d`
+//! (also `<=`, `>`, `>=`; units `h`, `d`, `w`), `expired`, `unowned`, `weak`, `is:ca`,
+//! `is:leaf`, and `!` before any word to negate it. Words are ANDed.
+
+use crate::model::{CertRow, CertStatus, Environment};
+use time::{Duration, OffsetDateTime};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Term {
+    Text(String),
+    Owner(String),
+    Authority(String),
+    Env(Environment),
+    Cn(String),
+    San(String),
+    Serial(String),
+    Fingerprint(String),
+    Identity(String),
+    Status(CertStatus),
+    /// not_after compared with now + duration.
+    Expires(Cmp, Duration),
+    Expired,
+    Unowned,
+    Weak,
+    IsCa,
+    Not(Box<Term>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("query word {word:?}: {reason}")]
+pub struct QueryError {
+    pub word: String,
+    pub reason: String,
+}
+
+/// A parsed query: every term must match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    pub terms: Vec<Term>,
+}
+
+impl Filter {
+    pub fn parse(q: &str) -> Result<Filter, QueryError> {
+        let mut terms = Vec::new();
+        for word in split_words(q) {
+            terms.push(parse_word(&word)?);
+        }
+        Ok(Filter { terms })
+    }
+
+    pub fn and(mut self, t: Term) -> Filter {
+        self.terms.push(t);
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    pub fn matches(&self, row: &CertRow, now: OffsetDateTime) -> bool {
+        self.terms.iter().all(|t| t.matches(row, now))
+    }
+
+    /// The latest not_after any match can have, when the query bounds it; lets the store
+    /// pre-select by index before the exact match runs.
+    pub fn not_after_upper_bound(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.terms
+            .iter()
+            .filter_map(|t| match t {
+                Term::Expires(Cmp::Lt | Cmp::Le, d) => Some(now + *d + Duration::seconds(1)),
+                Term::Expired => Some(now + Duration::seconds(1)),
+                _ => None,
+            })
+            .min()
+    }
+}
+
+/// Splits on whitespace, keeping `"quoted words"` together.
+fn split_words(q: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in q.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn parse_word(word: &str) -> Result<Term, QueryError> {
+    let err = |reason: &str| QueryError {
+        word: word.to_string(),
+        reason: reason.to_string(),
+    };
+    if let Some(rest) = word.strip_prefix('!') {
+        if rest.is_empty() {
+            return Err(err("nothing after !"));
+        }
+        return Ok(Term::Not(Box::new(parse_word(rest)?)));
+    }
+    let lower = word.to_ascii_lowercase();
+    match lower.as_str() {
+        "expired" => return Ok(Term::Expired),
+        "unowned" => return Ok(Term::Unowned),
+        "weak" => return Ok(Term::Weak),
+        "is:ca" => return Ok(Term::IsCa),
+        "is:leaf" => return Ok(Term::Not(Box::new(Term::IsCa))),
+        _ => {}
+    }
+    if let Some(rest) = lower.strip_prefix("expires") {
+        let (cmp, num) = if let Some(n) = rest.strip_prefix("<=") {
+            (Cmp::Le, n)
+        } else if let Some(n) = rest.strip_prefix(">=") {
+            (Cmp::Ge, n)
+        } else if let Some(n) = rest.strip_prefix('<') {
+            (Cmp::Lt, n)
+        } else if let Some(n) = rest.strip_prefix('>') {
+            (Cmp::Gt, n)
+        } else {
+            return Err(err("expected expires<30d, expires<=7d, expires>90d"));
+        };
+        return Ok(Term::Expires(
+            cmp,
+            parse_duration(num).map_err(|r| err(&r))?,
+        ));
+    }
+    if let Some((key, value)) = word.split_once(':') {
+        if value.is_empty() {
+            return Err(err("empty value"));
+        }
+        let v = value.to_string();
+        return match key.to_ascii_lowercase().as_str() {
+            "owner" => Ok(Term::Owner(v)),
+            "ca" | "authority" => Ok(Term::Authority(v)),
+            "env" => v.parse().map(Term::Env).map_err(|e: String| err(&e)),
+            "cn" => Ok(Term::Cn(v.to_lowercase())),
+            "san" => Ok(Term::San(v.to_lowercase())),
+            "serial" => Ok(Term::Serial(normalize_hex(&v))),
+            "fp" | "fingerprint" => Ok(Term::Fingerprint(normalize_hex(&v))),
+            "identity" => Ok(Term::Identity(v)),
+            "status" => v.to_lowercase().parse().map(Term::Status).map_err(|e: String| err(&e)),
+            // A colon inside free text (an IPv6 SAN, a URI) is still free text.
+            _ if key.contains('.') || key.chars().all(|c| c.is_ascii_hexdigit()) => {
+                Ok(Term::Text(word.to_lowercase()))
+            }
+            other => Err(err(&format!(
+                "unknown word {other}: (known: owner: ca: env: cn: san: serial: fp: identity: status: expires< expired unowned weak is:ca)"
+            ))),
+        };
+    }
+    Ok(Term::Text(word.to_lowercase()))
+}
+
+fn normalize_hex(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// `30d`, `12h`, `2w`, or a bare number of days.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&s[..i], &s[i..]),
+        None => (s, "d"),
+    };
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30d"))?;
+    match unit {
+        "h" => Ok(Duration::hours(n)),
+        "d" => Ok(Duration::days(n)),
+        "w" => Ok(Duration::weeks(n)),
+        other => Err(format!("unknown unit {other:?} (use h, d or w)")),
+    }
+}
+
+fn contains_ci(hay: &str, needle_lower: &str) -> bool {
+    if hay.is_ascii() && needle_lower.is_ascii() {
+        hay.as_bytes()
+            .windows(needle_lower.len().max(1))
+            .any(|w| w.eq_ignore_ascii_case(needle_lower.as_bytes()))
+            || needle_lower.is_empty()
+    } else {
+        hay.to_lowercase().contains(needle_lower)
+    }
+}
+
+impl Term {
+    pub fn matches(&self, r: &CertRow, now: OffsetDateTime) -> bool {
+        match self {
+            Term::Text(t) => {
+                r.subject_cn.as_deref().is_some_and(|cn| contains_ci(cn, t))
+                    || r.sans.iter().any(|s| contains_ci(s, t))
+                    || r.serial.contains(t.as_str())
+                    || r.fingerprint_sha256.starts_with(t.as_str())
+                    || contains_ci(&r.subject, t)
+            }
+            Term::Owner(o) => r
+                .owner
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(o)),
+            Term::Authority(a) => match &r.authority {
+                Some(x) => x.eq_ignore_ascii_case(a),
+                None => r
+                    .issuer_cn
+                    .as_deref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(a)),
+            },
+            Term::Env(e) => r.environment == Some(*e),
+            Term::Cn(t) => r.subject_cn.as_deref().is_some_and(|cn| contains_ci(cn, t)),
+            Term::San(t) => r.sans.iter().any(|s| contains_ci(s, t)),
+            Term::Serial(s) => r.serial.contains(s.as_str()),
+            Term::Fingerprint(f) => r.fingerprint_sha256.starts_with(f.as_str()),
+            Term::Identity(i) => r
+                .identity
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(i)),
+            Term::Status(s) => r.effective_status(now) == *s,
+            Term::Expires(cmp, d) => {
+                let limit = now + *d;
+                match cmp {
+                    Cmp::Lt => r.not_after < limit,
+                    Cmp::Le => r.not_after <= limit,
+                    Cmp::Gt => r.not_after > limit,
+                    Cmp::Ge => r.not_after >= limit,
+                }
+            }
+            Term::Expired => r.not_after <= now,
+            Term::Unowned => r.owner.is_none(),
+            Term::Weak => r.is_weak(),
+            Term::IsCa => r.is_ca,
+            Term::Not(t) => !t.matches(r, now),
+        }
+    }
+}
+
+/// Sort orders offered by `list --sort` and the console's column headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    #[default]
+    NotAfter,
+    NotBefore,
+    Name,
+    Owner,
+    Authority,
+    Environment,
+    Serial,
+    Key,
+    Status,
+}
+
+impl SortKey {
+    pub const NAMES: &'static str =
+        "not_after (days_left), not_before, cn, owner, authority, env, serial, key, status";
+
+    pub fn parse(s: &str) -> Result<(SortKey, bool), String> {
+        let (desc, s) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let key = match s {
+            "not_after" | "expiry" | "expires" | "days_left" => SortKey::NotAfter,
+            "not_before" => SortKey::NotBefore,
+            "cn" | "name" | "subject" => SortKey::Name,
+            "owner" => SortKey::Owner,
+            "authority" | "ca" => SortKey::Authority,
+            "env" | "environment" => SortKey::Environment,
+            "serial" => SortKey::Serial,
+            "key" | "key_algorithm" => SortKey::Key,
+            "status" => SortKey::Status,
+            other => {
+                return Err(format!(
+                    "unknown sort field {other:?} (one of {})",
+                    SortKey::NAMES
+                ))
+            }
+        };
+        Ok((key, desc))
+    }
+
+    pub fn sort(self, rows: &mut [CertRow], descending: bool) {
+        use std::cmp::Ordering;
+        let cmp = |a: &CertRow, b: &CertRow| -> Ordering {
+            let o = match self {
+                SortKey::NotAfter => a.not_after.cmp(&b.not_after),
+                SortKey::NotBefore => a.not_before.cmp(&b.not_before),
+                SortKey::Name => a
+                    .display_name()
+                    .to_lowercase()
+                    .cmp(&b.display_name().to_lowercase()),
+                SortKey::Owner => a.owner.cmp(&b.owner),
+                SortKey::Authority => a
+                    .authority
+                    .cmp(&b.authority)
+                    .then(a.issuer_cn.cmp(&b.issuer_cn)),
+                SortKey::Environment => a.environment.cmp(&b.environment),
+                SortKey::Serial => a.serial.cmp(&b.serial),
+                SortKey::Key => (&a.key_algorithm, a.key_bits).cmp(&(&b.key_algorithm, b.key_bits)),
+                SortKey::Status => a.status.as_str().cmp(b.status.as_str()),
+            };
+            o.then(a.id.cmp(&b.id))
+        };
+        if descending {
+            rows.sort_by(|a, b| cmp(b, a));
+        } else {
+            rows.sort_by(cmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn row() -> CertRow {
+        CertRow {
+            id: 1,
+            fingerprint_sha256: "ab12cd".into(),
+            serial: "0f".into(),
+            subject: "CN=api.payments.example.com".into(),
+            subject_cn: Some("api.payments.example.com".into()),
+            issuer: "CN=Issuing CA".into(),
+            issuer_cn: Some("Issuing CA".into()),
+            sans: vec!["api.payments.example.com".into()],
+            not_before: datetime!(2026-01-01 0:00 UTC),
+            not_after: datetime!(2026-12-10 0:00 UTC),
+            key_algorithm: "rsa".into(),
+            key_bits: Some(1024),
+            signature_algorithm: "sha256WithRSAEncryption".into(),
+            is_ca: false,
+            owner: Some("payments".into()),
+            authority: None,
+            environment: Some(Environment::Prod),
+            identity: None,
+            status: CertStatus::Active,
+        }
+    }
+
+    const NOW: OffsetDateTime = datetime!(2026-11-22 0:00 UTC);
+
+    fn m(q: &str) -> bool {
+        Filter::parse(q).unwrap().matches(&row(), NOW)
+    }
+
+    #[test]
+    fn words_combine_with_and() {
+        assert!(m("owner:payments env:prod expires<30d"));
+        assert!(m("owner:PAYMENTS ca:\"issuing ca\""));
+        assert!(!m("owner:payments env:nonprod"));
+        assert!(m("api weak !expired !unowned"));
+        assert!(!m("expires<7d"));
+        assert!(m("expires>=18d") && !m("expires>30d"));
+        assert!(m("san:payments cn:api fp:AB:12 serial:0f"));
+        assert!(m("is:leaf") && !m("is:ca"));
+    }
+
+    #[test]
+    fn bad_words_are_named() {
+        let e = Filter::parse("owner:x colour:red").unwrap_err();
+        assert_eq!(e.word, "colour:red");
+        assert!(Filter::parse("expires<soon").is_err());
+        assert!(Filter::parse("env:staging").is_err());
+        assert!(Filter::parse("!").is_err());
+    }
+
+    #[test]
+    fn ipv6_and_hostnames_with_colons_are_free_text() {
+        assert_eq!(
+            Filter::parse("fe80::1").unwrap().terms,
+            vec![Term::Text("fe80::1".into())]
+        );
+        assert_eq!(Filter::parse("api.example.com:443").unwrap().terms.len(), 1);
+    }
+
+    #[test]
+    fn expiry_words_bound_the_index_preselection() {
+        let f = Filter::parse("owner:x expires<30d").unwrap();
+        assert_eq!(
+            f.not_after_upper_bound(NOW),
+            Some(NOW + Duration::days(30) + Duration::seconds(1))
+        );
+        assert_eq!(
+            Filter::parse("owner:x").unwrap().not_after_upper_bound(NOW),
+            None
+        );
+    }
+}

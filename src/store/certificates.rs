@@ -1,0 +1,377 @@
+use super::db::{Read, Result, Tx};
+use crate::model::{CertRow, CertStatus, CertificateInfo, Environment};
+use rusqlite::{params, OptionalExtension, Row};
+use time::OffsetDateTime;
+
+/// Where a certificate was seen on this import.
+#[derive(Debug, Clone)]
+pub struct NewSighting {
+    /// `file`, `stdin`, `endpoint`, `issued`, `demo`.
+    pub kind: String,
+    pub location: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    New(i64),
+    Existing(i64),
+}
+
+impl InsertOutcome {
+    pub fn id(self) -> i64 {
+        match self {
+            InsertOutcome::New(id) | InsertOutcome::Existing(id) => id,
+        }
+    }
+}
+
+impl Tx<'_> {
+    /// Stores a certificate once (deduplicated by SHA-256 fingerprint) and records where
+    /// it was seen. Owner and environment are set only on a certificate that has none:
+    /// changing an existing assignment is an explicit `assign`, not a side effect.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_certificate(
+        &self,
+        info: &CertificateInfo,
+        der: &[u8],
+        source: &str,
+        sighting: &NewSighting,
+        owner_id: Option<i64>,
+        environment: Option<Environment>,
+        now: OffsetDateTime,
+    ) -> Result<InsertOutcome> {
+        let now_s = crate::clock::rfc3339(now);
+        let existing: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT id FROM certificates WHERE fingerprint_sha256 = ?1")?
+            .query_row([&info.fingerprint_sha256], |r| r.get(0))
+            .optional()?;
+        let outcome = match existing {
+            Some(id) => {
+                if owner_id.is_some() || environment.is_some() {
+                    self.tx
+                        .prepare_cached(
+                            "UPDATE certificates SET owner_id = COALESCE(owner_id, ?2),
+                                 environment = COALESCE(environment, ?3) WHERE id = ?1",
+                        )?
+                        .execute(params![id, owner_id, environment.map(|e| e.as_str())])?;
+                }
+                InsertOutcome::Existing(id)
+            }
+            None => {
+                let sans_text = info
+                    .sans
+                    .iter()
+                    .map(|s| s.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO certificates (fingerprint_sha256, der, serial, subject, subject_cn,
+                             issuer, issuer_cn, sans, not_before, not_after, key_algorithm, key_bits,
+                             key_curve, signature_algorithm, is_ca, self_signed, ski, aki, owner_id,
+                             environment, status, source, first_seen)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                             ?16, ?17, ?18, ?19, ?20, 'active', ?21, ?22)",
+                    )?
+                    .execute(params![
+                        info.fingerprint_sha256,
+                        der,
+                        info.serial,
+                        info.subject,
+                        info.subject_cn,
+                        info.issuer,
+                        info.issuer_cn,
+                        sans_text,
+                        info.not_before.unix_timestamp(),
+                        info.not_after.unix_timestamp(),
+                        info.key_algorithm,
+                        info.key_bits,
+                        info.key_curve,
+                        info.signature_algorithm,
+                        info.is_ca,
+                        info.self_signed,
+                        info.ski,
+                        info.aki,
+                        owner_id,
+                        environment.map(|e| e.as_str()),
+                        source,
+                        now_s,
+                    ])?;
+                let id = self.tx.last_insert_rowid();
+                let mut st = self.tx.prepare_cached(
+                    "INSERT OR IGNORE INTO certificate_sans (certificate_id, kind, value) VALUES (?1, ?2, ?3)",
+                )?;
+                for san in &info.sans {
+                    st.execute(params![id, san.kind.as_str(), san.value])?;
+                }
+                InsertOutcome::New(id)
+            }
+        };
+        self.tx
+            .prepare_cached(
+                "INSERT INTO sightings (certificate_id, kind, location, first_seen, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (certificate_id, kind, location) DO UPDATE SET last_seen = excluded.last_seen",
+            )?
+            .execute(params![outcome.id(), sighting.kind, sighting.location, now_s])?;
+        Ok(outcome)
+    }
+
+    /// Links every certificate whose issuer is now in the inventory: by AKI = SKI when
+    /// both exist, else by issuer name = subject name. Then lets certificates inherit the
+    /// authority of the CA that issued them. Returns how many links were made.
+    pub fn link_issuers(&self) -> Result<usize> {
+        let by_key = self.tx.execute(
+            "UPDATE certificates SET issuer_certificate_id = (
+                 SELECT ca.id FROM certificates ca
+                 WHERE ca.is_ca = 1 AND ca.ski = certificates.aki AND ca.id <> certificates.id
+                 ORDER BY ca.not_after DESC LIMIT 1)
+             WHERE issuer_certificate_id IS NULL AND self_signed = 0 AND aki IS NOT NULL
+               AND EXISTS (SELECT 1 FROM certificates ca
+                           WHERE ca.is_ca = 1 AND ca.ski = certificates.aki AND ca.id <> certificates.id)",
+            [],
+        )?;
+        let by_name = self.tx.execute(
+            "UPDATE certificates SET issuer_certificate_id = (
+                 SELECT ca.id FROM certificates ca
+                 WHERE ca.is_ca = 1 AND ca.subject = certificates.issuer AND ca.id <> certificates.id
+                 ORDER BY ca.not_after DESC LIMIT 1)
+             WHERE issuer_certificate_id IS NULL AND self_signed = 0
+               AND EXISTS (SELECT 1 FROM certificates ca
+                           WHERE ca.is_ca = 1 AND ca.subject = certificates.issuer AND ca.id <> certificates.id)",
+            [],
+        )?;
+        self.inherit_authorities()?;
+        Ok(by_key + by_name)
+    }
+
+    /// A certificate issued by a CA that belongs to an authority belongs to it too
+    /// ("issued by CA X"), down the chain (bounded depth: real chains are short).
+    pub fn inherit_authorities(&self) -> Result<usize> {
+        let mut total = 0;
+        for _ in 0..8 {
+            let n = self.tx.execute(
+                "UPDATE certificates SET authority_id = (
+                     SELECT ca.authority_id FROM certificates ca WHERE ca.id = certificates.issuer_certificate_id)
+                 WHERE authority_id IS NULL AND issuer_certificate_id IS NOT NULL
+                   AND (SELECT ca.authority_id FROM certificates ca
+                        WHERE ca.id = certificates.issuer_certificate_id) IS NOT NULL",
+                [],
+            )?;
+            total += n;
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    pub fn set_certificate_owner(&self, id: i64, owner_id: Option<i64>) -> Result<usize> {
+        Ok(self.tx.execute(
+            "UPDATE certificates SET owner_id = ?2 WHERE id = ?1",
+            params![id, owner_id],
+        )?)
+    }
+
+    pub fn set_certificate_environment(&self, id: i64, env: Option<Environment>) -> Result<usize> {
+        Ok(self.tx.execute(
+            "UPDATE certificates SET environment = ?2 WHERE id = ?1",
+            params![id, env.map(|e| e.as_str())],
+        )?)
+    }
+
+    pub fn set_certificate_authority(&self, id: i64, authority_id: Option<i64>) -> Result<usize> {
+        Ok(self.tx.execute(
+            "UPDATE certificates SET authority_id = ?2 WHERE id = ?1",
+            params![id, authority_id],
+        )?)
+    }
+
+    pub fn set_certificate_identity(&self, id: i64, identity_id: Option<i64>) -> Result<usize> {
+        Ok(self.tx.execute(
+            "UPDATE certificates SET identity_id = ?2 WHERE id = ?1",
+            params![id, identity_id],
+        )?)
+    }
+
+    pub fn set_certificate_status(&self, id: i64, status: CertStatus) -> Result<usize> {
+        Ok(self.tx.execute(
+            "UPDATE certificates SET status = ?2 WHERE id = ?1",
+            params![id, status.as_str()],
+        )?)
+    }
+}
+
+/// A coarse, indexed pre-selection for loading rows; the exact filtering is done by
+/// [`crate::query::Filter`] so the CLI and the console mean the same thing by a query.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RowSelect {
+    /// Only certificates with not_after strictly before this (unix seconds).
+    pub not_after_before: Option<i64>,
+}
+
+const ROW_SELECT: &str = "SELECT c.id, c.fingerprint_sha256, c.serial, c.subject, c.subject_cn,
+        c.issuer, c.issuer_cn, c.sans, c.not_before, c.not_after, c.key_algorithm, c.key_bits,
+        c.signature_algorithm, c.is_ca, o.name, a.name, c.environment, i.name, c.status
+    FROM certificates c
+    LEFT JOIN owners o ON o.id = c.owner_id
+    LEFT JOIN authorities a ON a.id = c.authority_id
+    LEFT JOIN identities i ON i.id = c.identity_id";
+
+fn cert_row(r: &Row<'_>) -> rusqlite::Result<CertRow> {
+    let sans: String = r.get(7)?;
+    let env: Option<String> = r.get(16)?;
+    let status: String = r.get(18)?;
+    Ok(CertRow {
+        id: r.get(0)?,
+        fingerprint_sha256: r.get(1)?,
+        serial: r.get(2)?,
+        subject: r.get(3)?,
+        subject_cn: r.get(4)?,
+        issuer: r.get(5)?,
+        issuer_cn: r.get(6)?,
+        sans: if sans.is_empty() {
+            Vec::new()
+        } else {
+            sans.split('\n').map(str::to_string).collect()
+        },
+        not_before: ts(r.get(8)?),
+        not_after: ts(r.get(9)?),
+        key_algorithm: r.get(10)?,
+        key_bits: r.get(11)?,
+        signature_algorithm: r.get(12)?,
+        is_ca: r.get(13)?,
+        owner: r.get(14)?,
+        authority: r.get(15)?,
+        environment: env.and_then(|e| e.parse().ok()),
+        identity: r.get(17)?,
+        status: status.parse().unwrap_or(CertStatus::Active),
+    })
+}
+
+fn ts(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Where a certificate was seen.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Sighting {
+    pub kind: String,
+    pub location: String,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+impl Read<'_> {
+    pub fn certificate_rows(&self, sel: RowSelect) -> Result<Vec<CertRow>> {
+        let mut out = Vec::new();
+        match sel.not_after_before {
+            Some(t) => {
+                let mut st = self.c.prepare_cached(&format!(
+                    "{ROW_SELECT} WHERE c.not_after < ?1 ORDER BY c.id"
+                ))?;
+                for r in st.query_map([t], cert_row)? {
+                    out.push(r?);
+                }
+            }
+            None => {
+                let mut st = self
+                    .c
+                    .prepare_cached(&format!("{ROW_SELECT} ORDER BY c.id"))?;
+                for r in st.query_map([], cert_row)? {
+                    out.push(r?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn certificate_row(&self, id: i64) -> Result<Option<CertRow>> {
+        Ok(self
+            .c
+            .prepare_cached(&format!("{ROW_SELECT} WHERE c.id = ?1"))?
+            .query_row([id], cert_row)
+            .optional()?)
+    }
+
+    /// Certificates whose fingerprint starts with `prefix` (lowercase hex, colons removed).
+    pub fn certificates_by_fingerprint_prefix(&self, prefix: &str) -> Result<Vec<i64>> {
+        let upper = format!("{prefix}\u{10ffff}");
+        let mut st = self.c.prepare_cached(
+            "SELECT id FROM certificates WHERE fingerprint_sha256 >= ?1 AND fingerprint_sha256 < ?2 LIMIT 10",
+        )?;
+        let ids = st.query_map(params![prefix, upper], |r| r.get(0))?;
+        Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?)
+    }
+
+    pub fn certificate_der(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .c
+            .prepare_cached("SELECT der FROM certificates WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn sightings(&self, id: i64) -> Result<Vec<Sighting>> {
+        let mut st = self.c.prepare_cached(
+            "SELECT kind, location, first_seen, last_seen FROM sightings WHERE certificate_id = ?1 ORDER BY first_seen, location",
+        )?;
+        let rows = st.query_map([id], |r| {
+            Ok(Sighting {
+                kind: r.get(0)?,
+                location: r.get(1)?,
+                first_seen: r.get(2)?,
+                last_seen: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The chain above a certificate, nearest issuer first, as far as the inventory knows
+    /// it (stops at a self-signed root, an unknown issuer, or a loop).
+    pub fn chain(&self, id: i64) -> Result<Vec<CertRow>> {
+        let mut out: Vec<CertRow> = Vec::new();
+        let mut next: Option<i64> = self
+            .c
+            .prepare_cached("SELECT issuer_certificate_id FROM certificates WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .flatten();
+        while let Some(cur) = next {
+            if cur == id || out.iter().any(|r| r.id == cur) || out.len() > 16 {
+                break;
+            }
+            let Some(row) = self.certificate_row(cur)? else {
+                break;
+            };
+            out.push(row);
+            next = self
+                .c
+                .prepare_cached("SELECT issuer_certificate_id FROM certificates WHERE id = ?1")?
+                .query_row([cur], |r| r.get(0))
+                .optional()?
+                .flatten();
+        }
+        Ok(out)
+    }
+
+    pub fn certificate_count(&self) -> Result<i64> {
+        Ok(self
+            .c
+            .query_row("SELECT COUNT(*) FROM certificates", [], |r| r.get(0))?)
+    }
+
+    /// Ids of every certificate issued (directly or down the chain) by `ca_id`.
+    pub fn issued_by(&self, ca_id: i64) -> Result<Vec<i64>> {
+        let mut st = self.c.prepare_cached(
+            "WITH RECURSIVE below(id, depth) AS (
+                 SELECT id, 1 FROM certificates WHERE issuer_certificate_id = ?1 AND id <> ?1
+                 UNION SELECT c.id, below.depth + 1 FROM certificates c JOIN below ON c.issuer_certificate_id = below.id
+                 WHERE below.depth < 8)
+             SELECT DISTINCT id FROM below",
+        )?;
+        let ids = st.query_map([ca_id], |r| r.get(0))?;
+        Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?)
+    }
+}

@@ -1,0 +1,257 @@
+//! Opening the database: location, file mode, pragmas, migrations, and the refusal to
+//! touch a database written by a newer certdeck.
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+
+/// Numbered migrations, applied in order, each recorded in `schema_migrations`.
+/// Append only: never edit a migration that has shipped.
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("migrations/0001_foundation.sql"),
+)];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database {path} was written by a newer certdeck (schema version {found}; this \
+         build knows up to {known}); it was left untouched. Use a newer certdeck."
+    )]
+    NewerSchema {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("cannot create database {path}: {source}")]
+    Create {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("database is read-only (opened with --readonly)")]
+    ReadOnly,
+    #[error("{0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+pub struct Store {
+    conn: Connection,
+    path: Option<PathBuf>,
+    readonly: bool,
+}
+
+/// A write transaction. Commit happens in [`Store::transaction`] when the closure returns
+/// `Ok`; any error (including a failed audit write) rolls everything back.
+pub struct Tx<'a> {
+    pub(crate) tx: rusqlite::Transaction<'a>,
+}
+
+/// Read access, from a store or from inside a transaction (to see its own writes).
+#[derive(Clone, Copy)]
+pub struct Read<'a> {
+    pub(crate) c: &'a Connection,
+}
+
+impl Store {
+    /// Opens (creating when missing) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        let display = path.display().to_string();
+        if !path.exists() {
+            create_file(path).map_err(|source| StoreError::Create {
+                path: display.clone(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: display.clone(),
+            source,
+        })?;
+        refuse_newer(&conn, &display)?;
+        let mut store = Store {
+            conn,
+            path: Some(path.to_path_buf()),
+            readonly: false,
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing database without the ability to change it (`--readonly`).
+    pub fn open_readonly(path: &Path) -> Result<Store> {
+        let display = path.display().to_string();
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: display.clone(),
+            source,
+        })?;
+        refuse_newer(&conn, &display)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let v = schema_version(&conn)?;
+        if v < latest() {
+            return Err(StoreError::Invalid(format!(
+                "database {display} has schema version {v}; open it once without --readonly to upgrade it"
+            )));
+        }
+        Ok(Store {
+            conn,
+            path: Some(path.to_path_buf()),
+            readonly: true,
+        })
+    }
+
+    /// A private in-memory database, for tests and benches.
+    pub fn open_in_memory() -> Result<Store> {
+        let conn = Connection::open_in_memory()?;
+        let mut store = Store {
+            conn,
+            path: None,
+            readonly: false,
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    pub fn is_readonly(&self) -> bool {
+        self.readonly
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        self.conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        if self.path.is_some() {
+            self.conn.pragma_update(None, "journal_mode", "WAL")?;
+            self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
+        self.conn.pragma_update(None, "temp_store", "MEMORY")?;
+        self.conn.set_prepared_statement_cache_capacity(64);
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        self.conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )?;
+        let current = schema_version(&self.conn)?;
+        for (version, name, sql) in MIGRATIONS {
+            if *version <= current {
+                continue;
+            }
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            // Another process may have migrated while we waited for the lock.
+            if schema_version(&tx)? >= *version {
+                continue;
+            }
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![
+                    version,
+                    name,
+                    crate::clock::rfc3339(time::OffsetDateTime::now_utc())
+                ],
+            )?;
+            tx.pragma_update(None, "user_version", version)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction (the write lock is taken up front so two
+    /// processes never both read-then-write the same row): commit on `Ok`, roll back on
+    /// `Err`. This is the only way `ops` changes the store.
+    pub fn transaction<T, E>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        if self.readonly {
+            return Err(StoreError::ReadOnly.into());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let tx = Tx { tx };
+        let out = f(&tx)?;
+        tx.tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    pub fn read(&self) -> Read<'_> {
+        Read { c: &self.conn }
+    }
+
+    /// The schema version this database is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        schema_version(&self.conn)
+    }
+}
+
+impl Tx<'_> {
+    pub fn read(&self) -> Read<'_> {
+        Read { c: &self.tx }
+    }
+}
+
+pub(crate) fn latest() -> i64 {
+    MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+}
+
+fn schema_version(c: &Connection) -> Result<i64> {
+    Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
+fn refuse_newer(c: &Connection, path: &str) -> Result<()> {
+    let found = schema_version(c)?;
+    if found > latest() {
+        return Err(StoreError::NewerSchema {
+            path: path.to_string(),
+            found,
+            known: latest(),
+        });
+    }
+    Ok(())
+}
+
+/// Creates the database file before SQLite does, so its mode is ours: 0600, or 0660 when
+/// the folder is group-shared (setgid bit set), so a team on one jump host can share it.
+fn create_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let shared = std::fs::metadata(dir)
+        .map(|m| m.permissions().mode() & 0o2000 != 0)
+        .unwrap_or(false);
+    let mode = if shared { 0o660 } else { 0o600 };
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)?;
+    // The umask may have narrowed the mode; set it exactly.
+    f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    Ok(())
+}

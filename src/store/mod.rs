@@ -1,0 +1,12 @@
+//! All SQL lives here (DESIGN.md rule 4). Functions are shaped by the domain's questions
+//! ("certificates expiring before T", "append an audit record"), not by SQLite, so a
+//! PostgreSQL store can follow.
+
+mod audit;
+mod certificates;
+mod db;
+mod inventory;
+
+pub use audit::AuditQuery;
+pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
+pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
