@@ -92,18 +92,16 @@ fn pem_blocks(data: &[u8]) -> Vec<Block> {
             .strip_prefix("-----END ")
             .and_then(|r| r.strip_suffix("-----"))
         {
-            match current.take() {
-                Some((l, begin_label, body)) => {
-                    let der = if begin_label != label {
-                        Err(format!("END {label} does not match BEGIN {begin_label}"))
-                    } else {
-                        base64::engine::general_purpose::STANDARD
-                            .decode(body.as_bytes())
-                            .map_err(|e| format!("invalid base64: {e}"))
-                    };
-                    blocks.push(block(blocks.len() + 1, l, &begin_label, der));
-                }
-                None => {} // a stray END line is text between blocks
+            // A stray END line with no open block is text between blocks.
+            if let Some((l, begin_label, body)) = current.take() {
+                let der = if begin_label != label {
+                    Err(format!("END {label} does not match BEGIN {begin_label}"))
+                } else {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(body.as_bytes())
+                        .map_err(|e| format!("invalid base64: {e}"))
+                };
+                blocks.push(block(blocks.len() + 1, l, &begin_label, der));
             }
             continue;
         }
