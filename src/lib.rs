@@ -5,16 +5,25 @@
 
 pub mod access;
 pub mod audit;
+pub mod breakglass;
+pub mod ca;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod deploy;
+pub mod discovery;
+pub mod lifecycle;
 pub mod model;
 pub mod ops;
+pub mod policy;
 pub mod query;
 pub mod sanitize;
 pub mod store;
+#[doc(hidden)]
+pub mod testing;
 pub mod tui;
+pub mod workflow;
 pub mod x509;
 
 pub use clock::{Clock, FixedClock, SystemClock};

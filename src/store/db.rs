@@ -150,16 +150,18 @@ impl Store {
             "CREATE TABLE IF NOT EXISTS schema_migrations (
                  version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
         )?;
-        let current = schema_version(&self.conn)?;
+        // Each migration is applied when its version is not recorded yet (not merely when
+        // it is above the highest recorded one): features land in parallel, so a database
+        // may have 1 and 3 and still need 2.
         for (version, name, sql) in MIGRATIONS {
-            if *version <= current {
+            if applied(&self.conn, *version)? {
                 continue;
             }
             let tx = self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             // Another process may have migrated while we waited for the lock.
-            if schema_version(&tx)? >= *version {
+            if applied(&tx, *version)? {
                 continue;
             }
             tx.execute_batch(sql)?;
@@ -171,7 +173,8 @@ impl Store {
                     crate::clock::rfc3339(time::OffsetDateTime::now_utc())
                 ],
             )?;
-            tx.pragma_update(None, "user_version", version)?;
+            let highest = schema_version(&tx)?.max(*version);
+            tx.pragma_update(None, "user_version", highest)?;
             tx.commit()?;
         }
         Ok(())
@@ -215,6 +218,14 @@ impl Tx<'_> {
 
 pub(crate) fn latest() -> i64 {
     MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+}
+
+fn applied(c: &Connection, version: i64) -> Result<bool> {
+    Ok(c.query_row(
+        "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+        [version],
+        |r| r.get(0),
+    )?)
 }
 
 fn schema_version(c: &Connection) -> Result<i64> {
