@@ -2,7 +2,7 @@
 //! through [`Deck`] (its own `--db` in a temporary folder, a fixed clock through
 //! `CERTDECK_NOW`, no user config or data dir leaking in); library tests use
 //! `certdeck::testing`, re-exported here, so bootstrapping changes in one place.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub use certdeck::testing::*;
 
