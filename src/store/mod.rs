@@ -4,9 +4,11 @@
 
 mod audit;
 mod certificates;
+mod console;
 mod db;
 mod inventory;
 
 pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
+pub use console::{AuditSearch, Dashboard, EstateCounts, NameCount};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
