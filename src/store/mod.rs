@@ -2,11 +2,13 @@
 //! ("certificates expiring before T", "append an audit record"), not by SQLite, so a
 //! PostgreSQL store can follow.
 
+mod access;
 mod audit;
 mod certificates;
 mod db;
 mod inventory;
 
+pub use access::Operator;
 pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
