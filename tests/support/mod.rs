@@ -64,8 +64,7 @@ impl Deck {
             .env("XDG_CONFIG_HOME", home.join(".config"))
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("CERTDECK_NOW", NOW)
-            .env("LANG", "C.UTF-8")
-            .env("COLUMNS", "200");
+            .env("LANG", "C.UTF-8");
         c
     }
 
