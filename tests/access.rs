@@ -492,16 +492,16 @@ fn the_authority_op_declares_approve_ca_source() {
 
 #[test]
 fn cli_init_acts_as_the_os_user_whatever_the_environment_claims() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("c.db");
-    support::certdeck(&db)
+    let deck = support::Deck::uninitialized();
+    deck.cmd()
         .args(["init", "--also", "platform"])
         .env("USER", "mallory")
         .env("LOGNAME", "mallory")
         .env("SUDO_USER", "mallory")
         .assert()
         .success();
-    let out = support::certdeck(&db)
+    let out = deck
+        .cmd()
         .args(["access", "list", "--json"])
         .assert()
         .success();
@@ -515,15 +515,14 @@ fn cli_init_acts_as_the_os_user_whatever_the_environment_claims() {
         .collect();
     assert_eq!(roles, vec!["central-pki", "platform"]);
     // A second init is refused, and says why.
-    let out = support::certdeck(&db).arg("init").assert().code(1);
+    let out = deck.cmd().arg("init").assert().code(1);
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("already initialized"));
 }
 
 #[test]
 fn cli_grant_list_and_revoke() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = support::fresh_db(dir.path());
-    support::certdeck(&db)
+    let deck = support::Deck::new();
+    deck.cmd()
         .args([
             "access",
             "grant",
@@ -536,20 +535,17 @@ fn cli_grant_list_and_revoke() {
         ])
         .assert()
         .success();
-    let out = support::certdeck(&db)
-        .args(["access", "list"])
-        .assert()
-        .success();
+    let out = deck.cmd().args(["access", "list"]).assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(
         text.contains("bob") && text.contains("owners=payments env=prod"),
         "{text}"
     );
-    support::certdeck(&db)
+    deck.cmd()
         .args(["access", "revoke", "bob", "app-owner"])
         .assert()
         .success();
-    support::certdeck(&db)
+    deck.cmd()
         .args(["access", "revoke", "bob", "app-owner"])
         .assert()
         .code(1);
@@ -557,13 +553,13 @@ fn cli_grant_list_and_revoke() {
 
 #[test]
 fn cli_raci_shows_and_changes_the_matrix() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = support::fresh_db(dir.path());
-    support::certdeck(&db)
+    let deck = support::Deck::new();
+    deck.cmd()
         .args(["access", "raci", "set", "audit-evidence", "platform", "R"])
         .assert()
         .success();
-    let out = support::certdeck(&db)
+    let out = deck
+        .cmd()
         .args(["access", "raci", "--json"])
         .assert()
         .success();
@@ -580,13 +576,12 @@ fn cli_raci_shows_and_changes_the_matrix() {
 
 #[test]
 fn cli_service_accounts_show_their_reference_and_findings_never_a_secret() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = support::fresh_db(dir.path());
-    support::certdeck(&db)
+    let deck = support::Deck::new();
+    deck.cmd()
         .args(["owner", "add", "platform-team"])
         .assert()
         .success();
-    support::certdeck(&db)
+    deck.cmd()
         .args([
             "access",
             "sa",
@@ -601,12 +596,13 @@ fn cli_service_accounts_show_their_reference_and_findings_never_a_secret() {
             "--dns-suffix",
             "test.example.com",
             "--rotate-by",
-            "2026-11-01",
+            "2026-05-01",
         ])
         .env("CERTDECK_TEST_SECRET", "hunter2")
         .assert()
         .success();
-    let out = support::certdeck(&db)
+    let out = deck
+        .cmd()
         .args(["access", "sa", "show", "renew-nonprod"])
         .env("CERTDECK_TEST_SECRET", "hunter2")
         .assert()
@@ -615,11 +611,12 @@ fn cli_service_accounts_show_their_reference_and_findings_never_a_secret() {
     assert!(text.contains("env:CERTDECK_TEST_SECRET"), "{text}");
     assert!(text.contains("sa.rotation-overdue"), "{text}");
     assert!(!text.contains("hunter2"));
-    support::certdeck(&db)
+    deck.cmd()
         .args(["access", "sa", "retire", "renew-nonprod"])
         .assert()
         .success();
-    let out = support::certdeck(&db)
+    let out = deck
+        .cmd()
         .args(["access", "sa", "show", "--json"])
         .assert()
         .success();

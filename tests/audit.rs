@@ -14,8 +14,8 @@ use time::macros::datetime;
 const NOW: time::OffsetDateTime = datetime!(2026-11-22 12:00 UTC);
 
 /// A file database with a handful of audited actions (init is record 1).
-fn populated(dir: &Path) -> PathBuf {
-    let db = dir.join("a.db");
+fn populated(deck: &support::Deck) -> PathBuf {
+    let db = deck.db.clone();
     let (mut ctx, clock, alice) = ctx_on(&db, NOW);
     for name in ["payments", "search", "identity", "billing"] {
         clock.advance(time::Duration::minutes(1));
@@ -43,8 +43,8 @@ fn tamper(db: &Path, sql: &str) {
 
 #[test]
 fn an_untouched_log_verifies_and_names_its_head() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
+    let deck = support::Deck::uninitialized();
+    let db = populated(&deck);
     let v = verify(&db);
     assert!(v.is_intact(), "{v:?}");
     assert_eq!(v.records, 6);
@@ -57,8 +57,8 @@ fn an_untouched_log_verifies_and_names_its_head() {
 
 #[test]
 fn the_triggers_refuse_update_and_delete() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
+    let deck = support::Deck::uninitialized();
+    let db = populated(&deck);
     let c = Connection::open(&db).unwrap();
     assert!(c
         .execute("UPDATE audit_log SET actor = 'x' WHERE seq = 2", [])
@@ -70,8 +70,8 @@ fn the_triggers_refuse_update_and_delete() {
 
 #[test]
 fn an_altered_record_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
+    let deck = support::Deck::uninitialized();
+    let db = populated(&deck);
     tamper(&db, "UPDATE audit_log SET actor = 'bob' WHERE seq = 3");
     let b = verify(&db).broken.expect("broken");
     assert_eq!(b.seq, 3);
@@ -80,8 +80,8 @@ fn an_altered_record_is_named() {
 
 #[test]
 fn an_altered_detail_or_outcome_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
+    let deck = support::Deck::uninitialized();
+    let db = populated(&deck);
     tamper(
         &db,
         "UPDATE audit_log SET outcome = 'success', reason = NULL WHERE seq = 6",
@@ -91,8 +91,8 @@ fn an_altered_detail_or_outcome_is_named() {
 
 #[test]
 fn a_deleted_record_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
+    let deck = support::Deck::uninitialized();
+    let db = populated(&deck);
     tamper(&db, "DELETE FROM audit_log WHERE seq = 4");
     let b = verify(&db).broken.expect("broken");
     assert_eq!(b.seq, 5);
@@ -101,8 +101,8 @@ fn a_deleted_record_is_named() {
 
 #[test]
 fn a_deletion_renumbered_to_hide_the_gap_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
+    let deck = support::Deck::uninitialized();
+    let db = populated(&deck);
     tamper(
         &db,
         "DELETE FROM audit_log WHERE seq = 4; UPDATE audit_log SET seq = seq - 1 WHERE seq > 4;",
@@ -113,8 +113,8 @@ fn a_deletion_renumbered_to_hide_the_gap_is_named() {
 
 #[test]
 fn an_inserted_record_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
+    let deck = support::Deck::uninitialized();
+    let db = populated(&deck);
     // Make room after record 2 and insert a forged one that chains from record 2.
     tamper(
         &db,
@@ -131,8 +131,8 @@ fn an_inserted_record_is_named() {
 
 #[test]
 fn a_record_inserted_with_a_correct_hash_still_breaks_its_successor() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
+    let deck = support::Deck::uninitialized();
+    let db = populated(&deck);
     // The forger computes a valid hash for the inserted record; the next one no longer
     // chains from its predecessor.
     let c = Connection::open(&db).unwrap();
@@ -170,8 +170,8 @@ fn a_record_inserted_with_a_correct_hash_still_breaks_its_successor() {
 
 #[test]
 fn reordered_records_are_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
+    let deck = support::Deck::uninitialized();
+    let db = populated(&deck);
     tamper(
         &db,
         "UPDATE audit_log SET seq = 1000 WHERE seq = 3;
@@ -183,8 +183,8 @@ fn reordered_records_are_named() {
 
 #[test]
 fn records_cut_from_the_end_are_caught_against_a_kept_head() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
+    let deck = support::Deck::uninitialized();
+    let db = populated(&deck);
     let head = verify(&db).head;
     tamper(&db, "DELETE FROM audit_log WHERE seq >= 5");
     // Without the anchor the shorter chain is self-consistent...
@@ -197,8 +197,8 @@ fn records_cut_from_the_end_are_caught_against_a_kept_head() {
 
 #[test]
 fn a_failed_change_leaves_no_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
+    let deck = support::Deck::uninitialized();
+    let db = populated(&deck);
     let (mut ctx, _clock, alice) = ctx_on(&db, NOW);
     let before = verify(&db).records;
     // A grant that cannot be made (the invalid name) writes nothing.
@@ -215,32 +215,27 @@ fn a_failed_change_leaves_no_record() {
 
 #[test]
 fn cli_verify_exits_0_with_the_head_and_1_naming_the_broken_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = support::fresh_db(dir.path());
-    support::certdeck(&db)
+    let deck = support::Deck::new();
+    let db = deck.db.clone();
+    deck.cmd()
         .args(["owner", "add", "payments"])
         .assert()
         .success();
-    let out = support::certdeck(&db)
-        .args(["audit", "verify"])
-        .assert()
-        .success();
+    let out = deck.cmd().args(["audit", "verify"]).assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(text.contains("intact: 2 records, head "), "{text}");
     tamper(&db, "UPDATE audit_log SET details = '{}' WHERE seq = 2");
-    let out = support::certdeck(&db)
-        .args(["audit", "verify"])
-        .assert()
-        .code(1);
+    let out = deck.cmd().args(["audit", "verify"]).assert().code(1);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("broken at record 2"), "{err}");
 }
 
 #[test]
 fn cli_export_writes_jsonl_and_csv_within_the_window() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
-    let out = support::certdeck(&db)
+    let deck = support::Deck::uninitialized();
+    populated(&deck);
+    let out = deck
+        .cmd()
         .args([
             "audit",
             "export",
@@ -260,7 +255,8 @@ fn cli_export_writes_jsonl_and_csv_within_the_window() {
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["object_id"], "search");
     assert!(lines[0]["hash"].as_str().unwrap().len() == 64);
-    let out = support::certdeck(&db)
+    let out = deck
+        .cmd()
         .args(["audit", "export", "--format", "csv"])
         .assert()
         .success();
@@ -272,9 +268,10 @@ fn cli_export_writes_jsonl_and_csv_within_the_window() {
 
 #[test]
 fn cli_tail_shows_the_latest_records_with_refusals_marked() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
-    let out = support::certdeck(&db)
+    let deck = support::Deck::uninitialized();
+    populated(&deck);
+    let out = deck
+        .cmd()
         .args(["audit", "tail", "-n", "2"])
         .assert()
         .success();
