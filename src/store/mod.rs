@@ -6,6 +6,7 @@ mod audit;
 mod certificates;
 mod db;
 mod inventory;
+mod sources;
 
 pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
