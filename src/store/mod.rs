@@ -7,6 +7,7 @@ mod audit;
 mod certificates;
 mod db;
 mod inventory;
+mod sources;
 
 pub use access::Operator;
 pub use audit::AuditQuery;
