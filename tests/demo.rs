@@ -367,6 +367,10 @@ fn cli_demo_refuses_to_replace_a_real_inventory_without_force() {
     let db = home.path().join("real.db");
     let legacy = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo/legacy/sha1.pem");
     certdeck(home.path())
+        .args(["--db", db.to_str().unwrap(), "init", "--also", "app-owner"])
+        .assert()
+        .success();
+    certdeck(home.path())
         .args(["--db", db.to_str().unwrap(), "import", legacy])
         .assert()
         .success();
