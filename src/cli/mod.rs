@@ -1,8 +1,11 @@
 //! The headless front-end: clap commands that call `ops` and read queries, and print
 //! for people (sanitized, aligned) or for machines (`--json`, `--csv`, exact values).
 
+pub mod access;
+pub mod audit;
 pub mod demo;
 pub mod import;
+pub mod init;
 pub mod inventory;
 pub mod list;
 pub mod output;
@@ -64,6 +67,14 @@ pub enum Command {
     Assign(inventory::AssignArgs),
     /// Adopt an observed certificate into a managed identity.
     Adopt(inventory::AdoptArgs),
+    /// Make yourself (the OS user) the first central-PKI administrator of a new database.
+    Init(init::InitArgs),
+    /// Operators, roles, the RACI matrix and service accounts.
+    #[command(subcommand)]
+    Access(access::AccessCommand),
+    /// The tamper-evident audit log: verify, export, tail.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// An error that carries its exit code.
@@ -159,7 +170,10 @@ impl Env {
 }
 
 /// Runs the parsed command line; returns the exit code.
-pub fn run(cli: Cli) -> i32 {
+pub fn run(mut cli: Cli) -> i32 {
+    if let Some(Command::Demo(a)) = &mut cli.command {
+        a.db = cli.db.clone();
+    }
     let result = Env::from_cli(&cli).and_then(|env| dispatch(cli.command, &env));
     match result {
         Ok(code) => code,
@@ -181,7 +195,17 @@ fn dispatch(command: Option<Command>, env: &Env) -> CliResult {
         Some(Command::Authority(c)) => inventory::authority(c, env),
         Some(Command::Assign(a)) => inventory::assign(a, env),
         Some(Command::Adopt(a)) => inventory::adopt(a, env),
+        Some(Command::Init(a)) => init::run(a, env),
+        Some(Command::Access(c)) => access::run(c, env),
+        Some(Command::Audit(c)) => audit::run(c, env),
     }
+}
+
+/// Refuses to show anything to a user without a role when the config says they may not
+/// read (`[access] unassigned = "none"`).
+pub fn require_read(ctx: &Ctx, actor: &crate::model::Actor) -> Result<(), CliError> {
+    crate::access::may_read(ctx.store.read(), actor, &ctx.config)
+        .map_err(|d| CliError::failed(format!("denied: {d}")))
 }
 
 /// Resolves `ID` or a fingerprint prefix (hex, colons allowed, at least 6 digits) to one

@@ -2,12 +2,15 @@
 //! ("certificates expiring before T", "append an audit record"), not by SQLite, so a
 //! PostgreSQL store can follow.
 
+mod access;
 mod audit;
 mod certificates;
 mod console;
 mod db;
 mod inventory;
+mod sources;
 
+pub use access::Operator;
 pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
 pub use console::{AuditSearch, Dashboard, EstateCounts, NameCount};
