@@ -525,5 +525,8 @@ fn dashboard_counts_agree_with_the_query_language() {
     assert_eq!(d.counts.weak, count("weak"));
     assert_eq!(d.counts.weak, 1, "the RSA-1024/SHA-1 fixture");
     assert_eq!(d.weekly_expiry.len(), 13);
-    assert_eq!(d.weekly_expiry.iter().sum::<i64>(), count("!expired expires<=91d"));
+    assert_eq!(
+        d.weekly_expiry.iter().sum::<i64>(),
+        count("!expired expires<=91d")
+    );
 }
