@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod import;
 pub mod inventory;
+pub mod lifecycle;
 pub mod list;
 pub mod output;
 pub mod show;
@@ -64,6 +65,14 @@ pub enum Command {
     Assign(inventory::AssignArgs),
     /// Adopt an observed certificate into a managed identity.
     Adopt(inventory::AdoptArgs),
+    /// Apply an estate file (owners, authorities, identities, targets): plan, then change what differs.
+    Apply(lifecycle::ApplyArgs),
+    /// Write the current estate in the estate-file format.
+    ExportConfig(lifecycle::ExportConfigArgs),
+    /// Renew an identity now (issue, deploy, reload, verify), or every identity that is due.
+    Renew(lifecycle::RenewArgs),
+    /// Lifecycle jobs: state, diagnosis, attempts, next attempt.
+    Jobs(lifecycle::JobsArgs),
 }
 
 /// An error that carries its exit code.
@@ -181,6 +190,10 @@ fn dispatch(command: Option<Command>, env: &Env) -> CliResult {
         Some(Command::Authority(c)) => inventory::authority(c, env),
         Some(Command::Assign(a)) => inventory::assign(a, env),
         Some(Command::Adopt(a)) => inventory::adopt(a, env),
+        Some(Command::Apply(a)) => lifecycle::apply(a, env),
+        Some(Command::ExportConfig(a)) => lifecycle::export_config(a, env),
+        Some(Command::Renew(a)) => lifecycle::renew(a, env),
+        Some(Command::Jobs(a)) => lifecycle::jobs(a, env),
     }
 }
 

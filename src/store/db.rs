@@ -6,11 +6,18 @@ use std::path::{Path, PathBuf};
 
 /// Numbered migrations, applied in order, each recorded in `schema_migrations`.
 /// Append only: never edit a migration that has shipped.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("migrations/0001_foundation.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("migrations/0001_foundation.sql"),
+    ),
+    (
+        4,
+        "lifecycle",
+        include_str!("migrations/0004_lifecycle.sql"),
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
