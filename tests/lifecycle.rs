@@ -125,7 +125,7 @@ fn an_identity_is_issued_deployed_reloaded_and_verified_against_nginx() {
         &parse(&estate_text(dir.path(), Some(&nginx), None, "")),
     )
     .unwrap();
-    let opts = fast(&mut ctx, 30);
+    let opts = fast(&mut ctx, 100);
     let out = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
     assert!(
         out.diagnosis.is_none(),
