@@ -3,6 +3,7 @@
 
 #[path = "support/servers.rs"]
 mod servers;
+mod support;
 
 use certdeck::ca::Standard;
 use certdeck::lifecycle::estate::Estate;
@@ -415,54 +416,29 @@ fn pem_body(pem: &str) -> Vec<u8> {
 
 #[test]
 fn a_process_killed_mid_job_resumes_and_orders_exactly_one_certificate() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("certdeck.db");
-    let estate = dir.path().join("estate.toml");
-    let certdeck = |args: &[&str]| {
-        assert_cmd::Command::cargo_bin("certdeck")
-            .unwrap()
-            .env("CERTDECK_DB", &db)
-            .env("CERTDECK_NOW", "2026-11-29T12:00:00Z")
-            .env("XDG_CONFIG_HOME", dir.path())
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let deck = support::Deck::new();
+    let dir = deck.dir.path();
+    let estate = dir.join("estate.toml");
+    let run = |args: &[&str]| deck.cmd().args(args).output().unwrap();
     // The reload command kills certdeck itself (its parent): the job dies while deploying.
-    std::fs::write(
-        &estate,
-        estate_text(dir.path(), None, Some("kill -9 $PPID"), ""),
-    )
-    .unwrap();
-    let out = certdeck(&["apply", estate.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = certdeck(&["renew", "www"]);
+    std::fs::write(&estate, estate_text(dir, None, Some("kill -9 $PPID"), "")).unwrap();
+    let (code, _, err) = deck.run(&["apply", estate.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let out = run(&["renew", "www"]);
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&out.status),
         Some(9)
     );
-    let out = certdeck(&["jobs", "--json"]);
-    let jobs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let jobs = deck.json(&["jobs", "--json"]);
     assert_eq!(jobs[0]["state"], "deploying", "{jobs}");
 
     // Fixed reload, run again: the same job finishes with the certificate it already had.
-    std::fs::write(&estate, estate_text(dir.path(), None, Some("true"), "")).unwrap();
-    assert!(certdeck(&["apply", estate.to_str().unwrap()])
-        .status
-        .success());
-    let out = certdeck(&["renew", "www"]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("verified"));
-    let (ctx, _, _) = testing::ctx_on(&db, T0);
+    std::fs::write(&estate, estate_text(dir, None, Some("true"), "")).unwrap();
+    assert_eq!(deck.run(&["apply", estate.to_str().unwrap()]).0, 0);
+    let (code, out, err) = deck.run(&["renew", "www"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("verified"), "{out}");
+    let (ctx, _, _) = testing::ctx_on(&deck.db, T0);
     assert_eq!(ctx.store.read().ledger_count("certificate").unwrap(), 1);
     let jobs = ctx.store.read().jobs(false, false, 10).unwrap();
     assert_eq!(jobs.len(), 1);

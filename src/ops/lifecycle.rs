@@ -85,10 +85,10 @@ pub fn apply_estate(ctx: &mut Ctx, actor: &Actor, estate: &Estate) -> OpResult<P
         ("estate", "file"),
         |tx, now| {
             if touches_authorities {
-                crate::access::authorize(tx.read(), actor, Activity::ApproveCaSource)?;
+                crate::access::authorize(tx.read(), actor, Activity::ApproveCaSource, now)?;
             }
             if touches_targets {
-                crate::access::authorize(tx.read(), actor, Activity::ImplementDeployment)?;
+                crate::access::authorize(tx.read(), actor, Activity::ImplementDeployment, now)?;
             }
             for item in plan.changes() {
                 let details = match &item.change {
@@ -1044,7 +1044,7 @@ pub fn revoke(
         None => None,
     };
     let der = read.certificate_der(cert_id)?.unwrap_or_default();
-    crate::access::authorize(read, actor, Activity::RenewalResponse)?;
+    crate::access::authorize(read, actor, Activity::RenewalResponse, ctx.now())?;
     let now = ctx.now();
     if let Some(a) = &authority {
         if a.kind != AuthorityKind::External {

@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "foundation",
         include_str!("migrations/0001_foundation.sql"),
     ),
+    (3, "access", include_str!("migrations/0003_access.sql")),
     (
         4,
         "lifecycle",
@@ -224,7 +225,8 @@ impl Tx<'_> {
 }
 
 pub(crate) fn latest() -> i64 {
-    MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+    // The highest number, whatever order parallel features appended their migrations in.
+    MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0)
 }
 
 fn applied(c: &Connection, version: i64) -> Result<bool> {
