@@ -6,6 +6,7 @@
 pub mod access;
 pub mod import;
 pub mod inventory;
+pub mod lifecycle;
 
 use crate::access::{Activity, Denied};
 use crate::audit::Entry;

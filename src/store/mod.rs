@@ -8,6 +8,7 @@ mod certificates;
 mod console;
 mod db;
 mod inventory;
+mod lifecycle;
 mod sources;
 
 pub use access::Operator;
@@ -15,3 +16,4 @@ pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
 pub use console::{AuditSearch, Dashboard, EstateCounts, NameCount};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
+pub use lifecycle::{AlertRow, HealthRow, LedgerRow};
