@@ -596,3 +596,41 @@ fn dashboard_counts_agree_with_the_query_language() {
         count("!expired expires<=91d")
     );
 }
+
+#[test]
+fn audit_search_words_are_case_insensitive_substrings_with_wildcards_taken_literally() {
+    use certdeck::store::AuditSearch;
+    let ctx = fixture_ctx();
+    let read = ctx.store.read();
+    let all = read.audit_search(&AuditSearch::default(), 100).unwrap();
+    assert!(all.windows(2).all(|w| w[0].seq > w[1].seq), "newest first");
+    let owners = read
+        .audit_search(&AuditSearch::parse("action:OWNER object:pay").unwrap(), 100)
+        .unwrap();
+    assert_eq!(owners.len(), 1);
+    assert_eq!(owners[0].object_id, "payments");
+    assert!(read
+        .audit_search(&AuditSearch::parse("action:%").unwrap(), 100)
+        .unwrap()
+        .is_empty());
+    assert!(read
+        .audit_search(&AuditSearch::parse("owner_create").unwrap(), 100)
+        .unwrap()
+        .is_empty());
+    assert!(AuditSearch::parse("actor:").is_err());
+}
+
+#[test]
+fn readonly_is_shown_and_hides_dangerous_keys() {
+    let theme = Theme::load("default", None).unwrap();
+    let sh = certdeck::tui::shared(fixture_ctx(), true, theme, true, "fixture.db".into());
+    let mut app = App::new(sh, "certs");
+    app.settle();
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    term.draw(|f| app.render(f)).unwrap();
+    let top: String = (0..80)
+        .map(|x| term.backend().buffer()[(x, 0)].symbol().to_string())
+        .collect();
+    assert!(top.contains("READ-ONLY"), "{top}");
+    assert!(app.keymap().bindings.iter().all(|b| !b.dangerous));
+}

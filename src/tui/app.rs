@@ -161,7 +161,13 @@ impl App {
     pub fn handle(&mut self, ev: Event) {
         match ev {
             Event::Key(k) => self.on_key(k),
-            Event::Resize(..) | Event::Tick => {}
+            Event::Resize(..) => {}
+            // The clock moves: re-read the current view's own figures (cheap queries);
+            // the inventory itself reloads on Ctrl-r.
+            Event::Tick => {
+                let sh = &mut self.sh;
+                self.stack.last_mut().expect("a view").refresh(sh);
+            }
             Event::Signal(name) => self.quit = Some(format!("received {name}")),
             Event::Task(TaskResult::Inventory { generation, rows }) => {
                 if generation != self.sh.inventory.generation {
@@ -282,6 +288,12 @@ impl App {
         });
         let sh = &mut self.sh;
         self.stack.last_mut().expect("a view").refresh(sh);
+    }
+
+    /// Applies `text` as the current view's `/` filter, as typing it and pressing Enter
+    /// would (benches and tests use it directly).
+    pub fn apply_filter(&mut self, text: &str) -> Result<(), String> {
+        self.set_filter(text)
     }
 
     fn set_filter(&mut self, text: &str) -> Result<(), String> {

@@ -26,7 +26,9 @@ pub fn run(mut app: App, terminal: &mut ratatui::DefaultTerminal) -> std::io::Re
         {
             let tx = tx.clone();
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(30));
+                let period = Duration::from_secs(30);
+                let mut tick =
+                    tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                 loop {
                     tick.tick().await;
                     if tx.send(Event::Tick).await.is_err() {

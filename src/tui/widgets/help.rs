@@ -47,17 +47,21 @@ pub fn render(
         st("ui.title"),
     )));
     for v in views {
-        let mut names = format!(":{}", v.name);
-        for a in v.aliases {
-            names.push_str(&format!(" :{a}"));
-        }
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {names:<14}"), st("ui.help.key")),
+        let mut spans = vec![
+            Span::styled(format!("  :{:<13}", v.name), st("ui.help.key")),
             Span::styled(v.about.to_string(), st("ui.text")),
-        ]));
+        ];
+        if !v.aliases.is_empty() {
+            let also: Vec<String> = v.aliases.iter().map(|a| format!(":{a}")).collect();
+            spans.push(Span::styled(
+                format!(" ({})", also.join(" ")),
+                st("ui.text.dim"),
+            ));
+        }
+        lines.push(Line::from(spans));
     }
     lines.push(Line::from(vec![
-        Span::styled("  :theme NAME    ".to_string(), st("ui.help.key")),
+        Span::styled("  :theme NAME   ".to_string(), st("ui.help.key")),
         Span::styled("switch theme".to_string(), st("ui.text")),
     ]));
     lines.push(Line::from(""));
@@ -68,7 +72,7 @@ pub fn render(
             Span::styled(what.to_string(), st("ui.text")),
         ]));
     }
-    let w = area.width.saturating_sub(4).min(72);
+    let w = area.width.saturating_sub(4).min(100);
     let h = area.height.saturating_sub(2).min(lines.len() as u16 + 2);
     let popup = Rect {
         x: area.x + (area.width - w) / 2,
