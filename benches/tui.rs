@@ -18,7 +18,7 @@ use certdeck::tui::theme::Theme;
 use criterion::{criterion_group, criterion_main, Criterion};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use time::macros::datetime;
@@ -60,7 +60,7 @@ fn bench_db() -> PathBuf {
     path
 }
 
-fn console(path: &PathBuf) -> App {
+fn console(path: &Path) -> App {
     let store = Store::open_readonly(path).unwrap();
     let ctx = Ctx::new(store, Arc::new(FixedClock::new(NOW)), Config::default());
     let theme = Theme::load("default", None).unwrap();
