@@ -14,4 +14,4 @@ pub use access::Operator;
 pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
-pub use lifecycle::{AlertRow, HealthRow, LedgerRow};
+pub use lifecycle::{AlertRow, HealthRow, LedgerRow, PlanRow};
