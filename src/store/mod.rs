@@ -8,8 +8,10 @@ mod certificates;
 mod db;
 mod inventory;
 mod sources;
+mod workflow;
 
 pub use access::Operator;
 pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
+pub use workflow::{NewRequest, RequestFilter};
