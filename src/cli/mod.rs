@@ -7,6 +7,7 @@ pub mod demo;
 pub mod import;
 pub mod init;
 pub mod inventory;
+pub mod lifecycle;
 pub mod list;
 pub mod output;
 pub mod request;
@@ -68,6 +69,14 @@ pub enum Command {
     Assign(inventory::AssignArgs),
     /// Adopt an observed certificate into a managed identity.
     Adopt(inventory::AdoptArgs),
+    /// Apply an estate file (owners, authorities, identities, targets): plan, then change what differs.
+    Apply(lifecycle::ApplyArgs),
+    /// Write the current estate in the estate-file format.
+    ExportConfig(lifecycle::ExportConfigArgs),
+    /// Renew an identity now (issue, deploy, reload, verify), or every identity that is due.
+    Renew(lifecycle::RenewArgs),
+    /// Lifecycle jobs: state, diagnosis, attempts, next attempt.
+    Jobs(lifecycle::JobsArgs),
     /// Make yourself (the OS user) the first central-PKI administrator of a new database.
     Init(init::InitArgs),
     /// Operators, roles, the RACI matrix and service accounts.
@@ -207,6 +216,10 @@ fn dispatch(command: Option<Command>, env: &Env) -> CliResult {
         Some(Command::Authority(c)) => inventory::authority(c, env),
         Some(Command::Assign(a)) => inventory::assign(a, env),
         Some(Command::Adopt(a)) => inventory::adopt(a, env),
+        Some(Command::Apply(a)) => lifecycle::apply(a, env),
+        Some(Command::ExportConfig(a)) => lifecycle::export_config(a, env),
+        Some(Command::Renew(a)) => lifecycle::renew(a, env),
+        Some(Command::Jobs(a)) => lifecycle::jobs(a, env),
         Some(Command::Init(a)) => init::run(a, env),
         Some(Command::Access(c)) => access::run(c, env),
         Some(Command::Audit(c)) => audit::run(c, env),

@@ -13,6 +13,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0001_foundation.sql"),
     ),
     (3, "access", include_str!("migrations/0003_access.sql")),
+    (
+        4,
+        "lifecycle",
+        include_str!("migrations/0004_lifecycle.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@ mod audit;
 mod certificates;
 mod db;
 mod inventory;
+mod lifecycle;
 mod sources;
 mod workflow;
 
@@ -15,3 +16,4 @@ pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
 pub use workflow::{NewRequest, RequestFilter};
+pub use lifecycle::{AlertRow, HealthRow, LedgerRow};
