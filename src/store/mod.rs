@@ -15,5 +15,5 @@ pub use access::Operator;
 pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
-pub use workflow::{NewRequest, RequestFilter};
 pub use lifecycle::{AlertRow, HealthRow, LedgerRow};
+pub use workflow::{NewRequest, RequestFilter};
