@@ -21,8 +21,8 @@ use ratatui_textarea::TextArea;
 
 pub const SPECS: &[ViewSpec] = &[ViewSpec {
     name: "approvals",
-    aliases: &["requests", "queue"],
-    about: "requests waiting on my review: approve or deny with a comment",
+    aliases: &[],
+    about: "requests waiting on my review",
     open: ApprovalsView::open,
 }];
 
