@@ -1,9 +1,13 @@
 //! The headless front-end: clap commands that call `ops` and read queries, and print
 //! for people (sanitized, aligned) or for machines (`--json`, `--csv`, exact values).
 
+pub mod access;
+pub mod audit;
 pub mod demo;
 pub mod import;
+pub mod init;
 pub mod inventory;
+pub mod lifecycle;
 pub mod list;
 pub mod output;
 pub mod show;
@@ -64,6 +68,22 @@ pub enum Command {
     Assign(inventory::AssignArgs),
     /// Adopt an observed certificate into a managed identity.
     Adopt(inventory::AdoptArgs),
+    /// Apply an estate file (owners, authorities, identities, targets): plan, then change what differs.
+    Apply(lifecycle::ApplyArgs),
+    /// Write the current estate in the estate-file format.
+    ExportConfig(lifecycle::ExportConfigArgs),
+    /// Renew an identity now (issue, deploy, reload, verify), or every identity that is due.
+    Renew(lifecycle::RenewArgs),
+    /// Lifecycle jobs: state, diagnosis, attempts, next attempt.
+    Jobs(lifecycle::JobsArgs),
+    /// Make yourself (the OS user) the first central-PKI administrator of a new database.
+    Init(init::InitArgs),
+    /// Operators, roles, the RACI matrix and service accounts.
+    #[command(subcommand)]
+    Access(access::AccessCommand),
+    /// The tamper-evident audit log: verify, export, tail.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// An error that carries its exit code.
@@ -184,7 +204,21 @@ fn dispatch(command: Option<Command>, env: &Env) -> CliResult {
         Some(Command::Authority(c)) => inventory::authority(c, env),
         Some(Command::Assign(a)) => inventory::assign(a, env),
         Some(Command::Adopt(a)) => inventory::adopt(a, env),
+        Some(Command::Apply(a)) => lifecycle::apply(a, env),
+        Some(Command::ExportConfig(a)) => lifecycle::export_config(a, env),
+        Some(Command::Renew(a)) => lifecycle::renew(a, env),
+        Some(Command::Jobs(a)) => lifecycle::jobs(a, env),
+        Some(Command::Init(a)) => init::run(a, env),
+        Some(Command::Access(c)) => access::run(c, env),
+        Some(Command::Audit(c)) => audit::run(c, env),
     }
+}
+
+/// Refuses to show anything to a user without a role when the config says they may not
+/// read (`[access] unassigned = "none"`).
+pub fn require_read(ctx: &Ctx, actor: &crate::model::Actor) -> Result<(), CliError> {
+    crate::access::may_read(ctx.store.read(), actor, &ctx.config)
+        .map_err(|d| CliError::failed(format!("denied: {d}")))
 }
 
 /// Resolves `ID` or a fingerprint prefix (hex, colons allowed, at least 6 digits) to one

@@ -6,11 +6,19 @@ use std::path::{Path, PathBuf};
 
 /// Numbered migrations, applied in order, each recorded in `schema_migrations`.
 /// Append only: never edit a migration that has shipped.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("migrations/0001_foundation.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("migrations/0001_foundation.sql"),
+    ),
+    (3, "access", include_str!("migrations/0003_access.sql")),
+    (
+        4,
+        "lifecycle",
+        include_str!("migrations/0004_lifecycle.sql"),
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -217,7 +225,8 @@ impl Tx<'_> {
 }
 
 pub(crate) fn latest() -> i64 {
-    MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+    // The highest number, whatever order parallel features appended their migrations in.
+    MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0)
 }
 
 fn applied(c: &Connection, version: i64) -> Result<bool> {

@@ -2,12 +2,18 @@
 //! ("certificates expiring before T", "append an audit record"), not by SQLite, so a
 //! PostgreSQL store can follow.
 
+mod access;
 mod audit;
 mod certificates;
+mod console;
 mod db;
 mod inventory;
+mod lifecycle;
 mod sources;
 
+pub use access::Operator;
 pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
+pub use console::{AuditSearch, Dashboard, EstateCounts, NameCount};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
+pub use lifecycle::{AlertRow, HealthRow, LedgerRow};
