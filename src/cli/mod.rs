@@ -6,6 +6,7 @@ pub mod import;
 pub mod inventory;
 pub mod list;
 pub mod output;
+pub mod policy;
 pub mod show;
 
 use crate::clock::Clock;
@@ -64,6 +65,9 @@ pub enum Command {
     Assign(inventory::AssignArgs),
     /// Adopt an observed certificate into a managed identity.
     Adopt(inventory::AdoptArgs),
+    /// Policy as code: profiles, assignment, compliance checks, exceptions.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 /// An error that carries its exit code.
@@ -181,6 +185,7 @@ fn dispatch(command: Option<Command>, env: &Env) -> CliResult {
         Some(Command::Authority(c)) => inventory::authority(c, env),
         Some(Command::Assign(a)) => inventory::assign(a, env),
         Some(Command::Adopt(a)) => inventory::adopt(a, env),
+        Some(Command::Policy(c)) => policy::run(c, env),
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod import;
 pub mod inventory;
+pub mod policy;
 
 use crate::access::{self, Activity, Denied};
 use crate::audit::Entry;

@@ -6,11 +6,14 @@ use std::path::{Path, PathBuf};
 
 /// Numbered migrations, applied in order, each recorded in `schema_migrations`.
 /// Append only: never edit a migration that has shipped.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("migrations/0001_foundation.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("migrations/0001_foundation.sql"),
+    ),
+    (2, "policy", include_str!("migrations/0002_policy.sql")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -217,7 +220,7 @@ impl Tx<'_> {
 }
 
 pub(crate) fn latest() -> i64 {
-    MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+    MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0)
 }
 
 fn applied(c: &Connection, version: i64) -> Result<bool> {

@@ -6,7 +6,9 @@ mod audit;
 mod certificates;
 mod db;
 mod inventory;
+mod policy;
 
 pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
+pub use policy::{PolicyVersion, StoredRule};
