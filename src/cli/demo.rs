@@ -1,23 +1,154 @@
-use super::{CliResult, Env};
+//! `certdeck demo`: builds the demo estate into its own database and opens the console
+//! on it (or prints what it built).
+
+use super::{CliError, CliResult, Env};
+use crate::demo::{self, DemoOptions, DemoSummary};
+use crate::ops::Ctx;
+use crate::store::Store;
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Number of leaf certificates to generate.
+    /// Certificates in the estate (CA and legacy certificates included).
     #[arg(long, default_value_t = 2000)]
     pub size: usize,
-    /// Seed: the same seed gives the same estate.
-    #[arg(long, default_value_t = 42)]
+    /// Seed: the same seed (and clock) gives the same estate, fingerprints included.
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Print the summary instead of opening the console.
     #[arg(long)]
     pub no_tui: bool,
-    /// Where to write the demo database (default: a fresh file in the data dir; --db wins).
+    /// Print the summary as JSON (implies --no-tui).
+    #[arg(long)]
+    pub json: bool,
+    /// Where to write the demo database (default: demo.db in the data dir; --db also works).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Replace the database even when it is not a demo database.
+    #[arg(long)]
+    pub force: bool,
+    /// The global `--db`, when given (filled in by the dispatcher, not a flag of its own).
+    #[arg(skip)]
+    pub db: Option<PathBuf>,
+}
+
+/// Where the demo writes when neither `--out` nor `--db` says: beside, never over, the
+/// operator's real inventory.
+pub fn default_demo_path() -> PathBuf {
+    crate::config::project_dirs()
+        .map(|d| d.data_dir().join("demo.db"))
+        .unwrap_or_else(|| PathBuf::from("certdeck-demo.db"))
 }
 
 pub fn run(a: DemoArgs, env: &Env) -> CliResult {
-    crate::demo::run_cli(a, env)
+    if env.readonly {
+        return Err(CliError::usage(
+            "demo writes a new database; it cannot run with --readonly",
+        ));
+    }
+    let path = a
+        .out
+        .clone()
+        .or(a.db.clone())
+        .unwrap_or_else(default_demo_path);
+    clear_previous(&path, a.force)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::failed(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let store = Store::open(&path)?;
+    let mut ctx = Ctx::new(store, env.clock.clone(), env.config.clone());
+    let actor = crate::access::current_actor();
+    let opts = DemoOptions {
+        size: a.size,
+        seed: a.seed,
+    };
+    demo::prepare(&mut ctx, &actor)?;
+    let summary = demo::build_estate(&mut ctx, &actor, &opts)?;
+    // The console opens here once it exists (tui::run); until then, the summary.
+    if a.json {
+        let mut v = serde_json::to_value(&summary).map_err(|e| CliError::failed(e.to_string()))?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("database".into(), path.display().to_string().into());
+            o.insert("seed".into(), a.seed.into());
+        }
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        print_summary(&summary, &path, a.seed);
+    }
+    Ok(super::exit::OK)
+}
+
+/// Removes an earlier demo database at `path`. Anything else there is refused unless
+/// `force`: the demo must never silently replace a real inventory.
+fn clear_previous(path: &Path, force: bool) -> Result<(), CliError> {
+    if !path.exists() {
+        return Ok(());
+    }
+    if !force {
+        let foreign = Store::open_readonly(path)
+            .map_err(|e| e.to_string())
+            .and_then(|s| {
+                s.read()
+                    .certificates_not_from("demo")
+                    .map_err(|e| e.to_string())
+            });
+        match foreign {
+            Ok(0) => {}
+            Ok(n) => {
+                return Err(CliError::failed(format!(
+                    "{} holds {n} certificates that the demo did not make; refusing to replace it \
+                     (give another --out PATH, or --force to replace it anyway)",
+                    path.display()
+                )))
+            }
+            Err(e) => {
+                return Err(CliError::failed(format!(
+                    "{} is not a demo database ({e}); refusing to replace it \
+                     (give another --out PATH, or --force to replace it anyway)",
+                    crate::sanitize::sanitize(&path.display().to_string())
+                )))
+            }
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(CliError::failed(format!(
+                    "cannot replace {}: {e}",
+                    path.display()
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_summary(s: &DemoSummary, path: &Path, seed: u64) {
+    let path = crate::sanitize::sanitize(&path.display().to_string()).into_owned();
+    println!("Demo estate (seed {seed}) written to {path}");
+    let rows: [(&str, usize); 13] = [
+        ("certificates", s.certificates),
+        ("  CA certificates", s.ca_certificates),
+        ("  prod", s.prod),
+        ("  non-prod", s.nonprod),
+        ("  wildcards", s.wildcards),
+        ("expired", s.expired),
+        ("expiring in 7 days", s.expiring_7),
+        ("expiring in 8-30 days", s.expiring_30),
+        ("weak (key or signature)", s.weak),
+        ("unowned", s.unowned),
+        ("owners", s.owners),
+        ("authorities", s.authorities),
+        ("managed identities", s.identities),
+    ];
+    for (label, n) in rows {
+        println!("  {label:<26}{n:>8}");
+    }
+    println!("Explore it: certdeck --db {path} list --expiring 30");
 }

@@ -28,7 +28,12 @@ pub struct ListArgs {
     #[arg(long, value_name = "TEXT")]
     pub query: Option<String>,
     /// Sort field (prefix with - for descending): not_after, not_before, cn, owner, authority, env, serial, key, status.
-    #[arg(long, value_name = "FIELD", default_value = "not_after")]
+    #[arg(
+        long,
+        value_name = "FIELD",
+        default_value = "not_after",
+        allow_hyphen_values = true
+    )]
     pub sort: String,
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
@@ -99,12 +104,12 @@ pub fn run(a: ListArgs, env: &Env) -> CliResult {
             Column {
                 header: "NAME",
                 drop_priority: 0,
-                min: 16,
+                min: 24,
             },
             Column {
                 header: "DAYS",
                 drop_priority: 0,
-                min: 6,
+                min: 7,
             },
             Column {
                 header: "NOT AFTER",

@@ -163,7 +163,10 @@ impl Env {
 }
 
 /// Runs the parsed command line; returns the exit code.
-pub fn run(cli: Cli) -> i32 {
+pub fn run(mut cli: Cli) -> i32 {
+    if let Some(Command::Demo(a)) = &mut cli.command {
+        a.db = cli.db.clone();
+    }
     let result = Env::from_cli(&cli).and_then(|env| dispatch(cli.command, &env));
     match result {
         Ok(code) => code,

@@ -7,14 +7,18 @@ use std::io::{IsTerminal, Write};
 use time::OffsetDateTime;
 use unicode_width::UnicodeWidthStr;
 
-/// Terminal width when stdout is a terminal; `None` when piped (then nothing is cut).
+/// The width to fit tables to: the terminal's when stdout is one, else `$COLUMNS` when
+/// set (as `ps` and `ls` honour it, so `COLUMNS=80 certdeck list > file` is narrow), else
+/// `None` (piped output is never cut, so `grep` sees whole values).
 pub fn terminal_width() -> Option<usize> {
-    if !std::io::stdout().is_terminal() {
-        return None;
-    }
-    ratatui::crossterm::terminal::size()
-        .ok()
-        .map(|(w, _)| w as usize)
+    let w = if std::io::stdout().is_terminal() {
+        ratatui::crossterm::terminal::size()
+            .ok()
+            .map(|(w, _)| w as usize)
+    } else {
+        None
+    };
+    w.or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
         .filter(|w| *w > 20)
 }
 
@@ -25,8 +29,9 @@ pub struct Column {
     pub min: usize,
 }
 
-/// Prints rows aligned. When the table is wider than `width`, columns with the highest
-/// drop priority go first, then the widest remaining column is cut with `…`.
+/// Prints rows aligned. When the table is wider than `width`: over-long cells (one hostile
+/// 70-character CN) are cut first, then columns with the highest drop priority go, unless
+/// cutting every column to its minimum would already fit; a cut cell ends with `…`.
 pub fn print_table(
     out: &mut impl Write,
     columns: &[Column],
@@ -59,27 +64,7 @@ pub fn print_table(
                 .map(|(w, _)| w + 2)
                 .sum::<usize>()
         };
-        let mut order: Vec<usize> = (0..columns.len()).collect();
-        order.sort_by_key(|i| std::cmp::Reverse(columns[*i].drop_priority));
-        for i in order {
-            if total(&widths, &shown) <= w || columns[i].drop_priority == 0 {
-                break;
-            }
-            shown[i] = false;
-        }
-        while total(&widths, &shown) > w {
-            let (i, cur) = widths
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| shown[*i])
-                .max_by_key(|(_, w)| **w)
-                .map(|(i, w)| (i, *w))
-                .unwrap_or((0, 0));
-            if cur <= columns[i].min {
-                break;
-            }
-            widths[i] = cur - 1;
-        }
+        fit_columns(columns, &mut widths, &mut shown, w, total);
     }
     let line = |vals: Vec<&str>| -> String {
         let mut s = String::new();
@@ -98,6 +83,59 @@ pub fn print_table(
         writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
     }
     Ok(())
+}
+
+/// Beyond this, a cell is cut before any column is dropped.
+const COMFORTABLE: usize = 32;
+
+fn fit_columns(
+    columns: &[Column],
+    widths: &mut [usize],
+    shown: &mut [bool],
+    w: usize,
+    total: impl Fn(&[usize], &[bool]) -> usize,
+) {
+    let widest = |widths: &[usize], shown: &[bool], above: &dyn Fn(usize) -> usize| {
+        widths
+            .iter()
+            .enumerate()
+            .filter(|(i, cur)| shown[*i] && **cur > above(*i))
+            .max_by_key(|(_, cur)| **cur)
+            .map(|(i, _)| i)
+    };
+    while total(widths, shown) > w {
+        let comfortable = |i: usize| columns[i].min.max(COMFORTABLE);
+        if let Some(i) = widest(widths, shown, &comfortable) {
+            widths[i] -= 1;
+            continue;
+        }
+        let at_minimum: usize = widths
+            .iter()
+            .zip(shown.iter())
+            .enumerate()
+            .filter(|(_, (_, s))| **s)
+            .map(|(i, (cur, _))| (*cur).min(columns[i].min) + 2)
+            .sum();
+        let minimum = |i: usize| columns[i].min;
+        if at_minimum <= w {
+            if let Some(i) = widest(widths, shown, &minimum) {
+                widths[i] -= 1;
+                continue;
+            }
+        }
+        let droppable = (0..columns.len())
+            .filter(|i| shown[*i] && columns[*i].drop_priority > 0)
+            .max_by_key(|i| columns[*i].drop_priority);
+        if let Some(i) = droppable {
+            shown[i] = false;
+            continue;
+        }
+        // A very narrow terminal: cut below the minimums rather than overflow.
+        match widest(widths, shown, &|_| 3) {
+            Some(i) => widths[i] -= 1,
+            None => break,
+        }
+    }
 }
 
 fn fit(s: &str, w: usize) -> String {

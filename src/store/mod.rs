@@ -7,6 +7,7 @@ mod certificates;
 mod db;
 mod inventory;
 mod policy;
+mod sources;
 
 pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};

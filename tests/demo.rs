@@ -1,0 +1,400 @@
+//! The demo estate: reproducible for a seed and a clock, with everything an operator
+//! looks for in a real estate, stored through `ops` so the audit log tells its history.
+
+use assert_cmd::Command;
+use certdeck::demo::{build_estate, prepare, DemoOptions, DemoSummary};
+use certdeck::model::{CertRow, Environment, ExpiryBand};
+use certdeck::ops::Ctx;
+use certdeck::store::{AuditQuery, RowSelect};
+use certdeck::testing::{ctx_at, operator};
+use std::collections::BTreeSet;
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+const NOW: &str = "2026-06-01T00:00:00Z";
+const NOW_T: OffsetDateTime = datetime!(2026-06-01 0:00 UTC);
+
+fn estate(seed: u64, size: usize) -> (Ctx, DemoSummary) {
+    let (mut ctx, _clock, actor) = ctx_at(NOW_T);
+    prepare(&mut ctx, &actor).expect("prepare");
+    let summary = build_estate(&mut ctx, &actor, &DemoOptions { size, seed }).expect("estate");
+    (ctx, summary)
+}
+
+fn rows(ctx: &Ctx) -> Vec<CertRow> {
+    ctx.store
+        .read()
+        .certificate_rows(RowSelect::default())
+        .expect("rows")
+}
+
+fn fingerprints(ctx: &Ctx) -> BTreeSet<String> {
+    rows(ctx)
+        .into_iter()
+        .map(|r| r.fingerprint_sha256)
+        .collect()
+}
+
+#[test]
+fn the_same_seed_and_clock_give_the_same_certificates() {
+    let (a, sa) = estate(5, 200);
+    let (b, sb) = estate(5, 200);
+    assert_eq!(fingerprints(&a), fingerprints(&b));
+    assert_eq!(sa, sb);
+}
+
+#[test]
+fn a_different_seed_gives_different_certificates() {
+    let (a, _) = estate(5, 200);
+    let (b, _) = estate(6, 200);
+    let shared: Vec<_> = fingerprints(&a)
+        .intersection(&fingerprints(&b))
+        .cloned()
+        .collect();
+    // Only the committed legacy SHA-1 certificates are common to every estate.
+    let legacy = rows(&a)
+        .into_iter()
+        .filter(|r| r.signature_algorithm.contains("sha1"))
+        .count();
+    assert_eq!(shared.len(), legacy);
+}
+
+#[test]
+fn a_different_clock_moves_the_estate_with_it() {
+    let (a, sa) = estate(5, 200);
+    let (mut ctx, _clock, actor) = ctx_at(NOW_T + time::Duration::days(400));
+    let sb = build_estate(&mut ctx, &actor, &DemoOptions { size: 200, seed: 5 }).unwrap();
+    assert_ne!(fingerprints(&a), fingerprints(&ctx));
+    // Relative to its own clock the generated part looks the same (only the fixed legacy
+    // certificates age).
+    assert_eq!(sa.expiring_7, sb.expiring_7);
+    assert_eq!(sa.expiring_30, sb.expiring_30);
+}
+
+#[test]
+fn the_estate_has_the_size_asked_for_and_the_summary_counts_the_inventory() {
+    let (ctx, s) = estate(9, 300);
+    let rows = rows(&ctx);
+    assert_eq!(s.certificates, 300);
+    assert_eq!(rows.len(), 300);
+    let count = |f: &dyn Fn(&CertRow) -> bool| rows.iter().filter(|r| f(r)).count();
+    assert_eq!(
+        s.expired,
+        count(&|r| ExpiryBand::of(NOW_T, r.not_after) == ExpiryBand::Expired)
+    );
+    assert_eq!(
+        s.expiring_7,
+        count(&|r| ExpiryBand::of(NOW_T, r.not_after) == ExpiryBand::Within7Days)
+    );
+    assert_eq!(
+        s.expiring_30,
+        count(&|r| ExpiryBand::of(NOW_T, r.not_after) == ExpiryBand::Within30Days)
+    );
+    assert_eq!(s.weak, count(&|r| r.is_weak()));
+    assert_eq!(s.unowned, count(&|r| r.owner.is_none()));
+    let identities = ctx.store.read().identities().unwrap();
+    assert_eq!(s.identities, identities.len());
+}
+
+#[test]
+fn the_default_estate_has_at_least_2000_certificates() {
+    assert_eq!(
+        DemoOptions::default(),
+        DemoOptions {
+            size: 2000,
+            seed: 1
+        }
+    );
+    let (_ctx, s) = estate(1, DemoOptions::default().size);
+    assert!(s.certificates >= 2000, "{s:?}");
+}
+
+#[test]
+fn the_estate_has_the_spread_an_operator_looks_for() {
+    let (ctx, s) = estate(3, 150);
+    let rows = rows(&ctx);
+    // Every expiry band.
+    assert!(
+        s.expired > 0 && s.expiring_7 > 0 && s.expiring_30 > 0,
+        "{s:?}"
+    );
+    assert!(rows
+        .iter()
+        .any(|r| ExpiryBand::of(NOW_T, r.not_after) == ExpiryBand::Ok));
+    // Prod and non-prod.
+    assert!(s.prod > 0 && s.nonprod > 0, "{s:?}");
+    // Weak keys and SHA-1 signatures.
+    assert!(rows
+        .iter()
+        .any(|r| r.key_algorithm == "rsa" && r.key_bits == Some(1024)));
+    assert!(rows
+        .iter()
+        .any(|r| r.signature_algorithm.contains("sha1") && !r.is_ca));
+    // Unowned, wildcard, managed.
+    assert!(
+        s.unowned > 0 && s.wildcards > 0 && s.identities > 0,
+        "{s:?}"
+    );
+    assert!(rows
+        .iter()
+        .any(|r| r.sans.iter().any(|n| n.starts_with("*."))));
+}
+
+#[test]
+fn at_least_twelve_owners_across_business_units_with_contacts() {
+    let (ctx, s) = estate(3, 150);
+    let owners = ctx.store.read().owners().unwrap();
+    assert!(s.owners >= 12 && owners.len() == s.owners);
+    assert!(owners.iter().all(|o| o.contact.is_some()));
+    let units: BTreeSet<_> = owners
+        .iter()
+        .filter_map(|o| o.business_unit.clone())
+        .collect();
+    assert!(units.len() >= 8, "{units:?}");
+    // Every owner has certificates, even in a small estate.
+    let rows = rows(&ctx);
+    for o in &owners {
+        assert!(
+            rows.iter().any(|r| r.owner.as_deref() == Some(&o.name)),
+            "{} owns nothing",
+            o.name
+        );
+    }
+}
+
+#[test]
+fn issuers_include_an_acme_style_ca_vault_an_enterprise_ca_and_a_local_ca() {
+    let (ctx, _) = estate(3, 150);
+    let read = ctx.store.read();
+    let authorities: Vec<_> = read
+        .authorities()
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.name, a.kind.as_str()))
+        .collect();
+    for kind in ["acme", "vault", "external", "local"] {
+        assert!(
+            authorities.iter().any(|(_, k)| *k == kind),
+            "{authorities:?}"
+        );
+    }
+    let rows = rows(&ctx);
+    let cas: BTreeSet<_> = rows
+        .iter()
+        .filter(|r| r.is_ca)
+        .filter_map(|r| r.subject_cn.clone())
+        .collect();
+    for name in [
+        "ACME Demo Root X1",
+        "R10",
+        "R11",
+        "E5",
+        "E6",
+        "Northwind Vault PKI Intermediate",
+        "Northwind Issuing CA 01",
+        "certdeck Local Root",
+        "certdeck Local Intermediate",
+    ] {
+        assert!(cas.contains(name), "missing CA {name}: {cas:?}");
+    }
+}
+
+#[test]
+fn every_certificate_chains_to_a_root_and_belongs_to_an_authority() {
+    let (ctx, _) = estate(4, 150);
+    let read = ctx.store.read();
+    for r in rows(&ctx) {
+        let chain = read.chain(r.id).unwrap();
+        let top = chain.last().unwrap_or(&r);
+        assert!(
+            top.subject == top.issuer,
+            "{} does not chain to a root (ends at {})",
+            r.subject,
+            top.subject
+        );
+        assert!(r.authority.is_some(), "{} has no authority", r.subject);
+        if !r.is_ca {
+            assert!(
+                !chain.is_empty(),
+                "{} is not linked to its issuer",
+                r.subject
+            );
+        }
+    }
+}
+
+#[test]
+fn managed_identities_have_owner_environment_sans_and_their_newest_certificate() {
+    let (ctx, _) = estate(2, 400);
+    let read = ctx.store.read();
+    let identities = read.identities().unwrap();
+    assert!(!identities.is_empty());
+    let rows = rows(&ctx);
+    let mut with_history = 0;
+    for i in &identities {
+        assert!(
+            i.owner.is_some() && i.environment.is_some() && !i.sans.is_empty(),
+            "{i:?}"
+        );
+        let held: Vec<_> = rows
+            .iter()
+            .filter(|r| r.identity.as_deref() == Some(&i.name))
+            .collect();
+        let newest = held.iter().max_by_key(|r| r.not_after).unwrap();
+        assert_eq!(i.current_certificate_id, Some(newest.id), "{}", i.name);
+        with_history += usize::from(held.len() > 1);
+    }
+    assert!(with_history > 0, "no identity has renewal history");
+}
+
+#[test]
+fn the_audit_log_tells_the_demo_history_as_the_actor() {
+    let (ctx, _) = estate(2, 150);
+    let records = ctx
+        .store
+        .read()
+        .audit_records(&AuditQuery::default())
+        .unwrap();
+    let actions: BTreeSet<_> = records.iter().map(|r| r.action.as_str()).collect();
+    for action in [
+        "owner.create",
+        "authority.add",
+        "import",
+        "certificate.assign",
+        "identity.adopt",
+    ] {
+        assert!(actions.contains(action), "no {action} in {actions:?}");
+    }
+    assert!(records.iter().all(|r| r.actor == operator("alice").name));
+}
+
+#[test]
+fn environments_are_prod_and_nonprod_only() {
+    let (ctx, _) = estate(8, 150);
+    let envs: BTreeSet<_> = rows(&ctx)
+        .into_iter()
+        .filter_map(|r| r.environment)
+        .collect();
+    assert_eq!(
+        envs,
+        BTreeSet::from([Environment::Prod, Environment::Nonprod])
+    );
+}
+
+// --- the command line -------------------------------------------------------------
+
+/// `certdeck` isolated from the user running the suite: its own data and config dirs,
+/// a fixed clock.
+fn certdeck(home: &std::path::Path) -> Command {
+    let mut c = Command::cargo_bin("certdeck").unwrap();
+    c.env_clear()
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("CERTDECK_NOW", NOW);
+    c
+}
+
+fn demo_json(home: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let out = certdeck(home)
+        .args(["demo", "--no-tui", "--json"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn cli_demo_prints_the_summary_as_json_and_writes_the_demo_database() {
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("estate.db");
+    let v = demo_json(
+        home.path(),
+        &[
+            "--size",
+            "120",
+            "--seed",
+            "7",
+            "--out",
+            db.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(v["certificates"], 120);
+    assert_eq!(v["seed"], 7);
+    assert_eq!(v["database"], db.to_str().unwrap());
+    for key in [
+        "owners",
+        "authorities",
+        "expired",
+        "expiring_7",
+        "expiring_30",
+        "weak",
+        "unowned",
+        "identities",
+    ] {
+        assert!(v[key].as_u64().unwrap() > 0, "{key}: {v}");
+    }
+    // The inventory is there for every other command.
+    let list = certdeck(home.path())
+        .args(["--db", db.to_str().unwrap(), "list", "--json"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 120);
+}
+
+#[test]
+fn cli_demo_defaults_to_its_own_database_in_the_data_dir_and_rebuilds_it_identically() {
+    let home = tempfile::tempdir().unwrap();
+    let first = demo_json(home.path(), &["--size", "60"]);
+    let path = home.path().join("data/certdeck/demo.db");
+    assert_eq!(first["database"], path.to_str().unwrap());
+    assert!(path.exists());
+    // A demo database is replaced without asking, and the same seed and clock give the
+    // same estate again.
+    let second = demo_json(home.path(), &["--size", "60"]);
+    assert_eq!(first, second);
+}
+
+#[test]
+fn cli_demo_refuses_to_replace_a_real_inventory_without_force() {
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("real.db");
+    let legacy = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo/legacy/sha1.pem");
+    certdeck(home.path())
+        .args(["--db", db.to_str().unwrap(), "import", legacy])
+        .assert()
+        .success();
+    let refused = certdeck(home.path())
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "demo",
+            "--no-tui",
+            "--size",
+            "40",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--force") && err.contains("refusing"), "{err}");
+    // Nothing was lost.
+    let list = certdeck(home.path())
+        .args(["--db", db.to_str().unwrap(), "list", "--json"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 7);
+    // With --force it is replaced.
+    let v = demo_json(
+        home.path(),
+        &["--size", "40", "--force", "--out", db.to_str().unwrap()],
+    );
+    assert_eq!(v["certificates"], 40);
+}
