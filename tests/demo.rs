@@ -1,17 +1,18 @@
 //! The demo estate: reproducible for a seed and a clock, with everything an operator
 //! looks for in a real estate, stored through `ops` so the audit log tells its history.
 
-use assert_cmd::Command;
+mod support;
+
 use certdeck::demo::{build_estate, prepare, DemoOptions, DemoSummary};
 use certdeck::model::{CertRow, Environment, ExpiryBand};
 use certdeck::ops::Ctx;
 use certdeck::store::{AuditQuery, RowSelect};
-use certdeck::testing::{ctx_at, operator};
 use std::collections::BTreeSet;
+use support::{ctx_at, operator, Deck};
 use time::macros::datetime;
 use time::OffsetDateTime;
 
-const NOW: &str = "2026-06-01T00:00:00Z";
+/// The suite's clock (support::NOW).
 const NOW_T: OffsetDateTime = datetime!(2026-06-01 0:00 UTC);
 
 fn estate(seed: u64, size: usize) -> (Ctx, DemoSummary) {
@@ -111,7 +112,13 @@ fn the_default_estate_has_at_least_2000_certificates() {
 
 #[test]
 fn the_estate_has_the_spread_an_operator_looks_for() {
-    let (ctx, s) = estate(3, 150);
+    for seed in [3, 7] {
+        spread_of(seed);
+    }
+}
+
+fn spread_of(seed: u64) {
+    let (ctx, s) = estate(seed, 150);
     let rows = rows(&ctx);
     // Every expiry band.
     assert!(
@@ -283,50 +290,19 @@ fn environments_are_prod_and_nonprod_only() {
 
 // --- the command line -------------------------------------------------------------
 
-/// `certdeck` isolated from the user running the suite: its own data and config dirs,
-/// a fixed clock.
-fn certdeck(home: &std::path::Path) -> Command {
-    let mut c = Command::cargo_bin("certdeck").unwrap();
-    c.env_clear()
-        .env("HOME", home)
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("CERTDECK_NOW", NOW);
-    c
-}
+const DEMO: &[&str] = &["demo", "--no-tui", "--json"];
 
-fn demo_json(home: &std::path::Path, args: &[&str]) -> serde_json::Value {
-    let out = certdeck(home)
-        .args(["demo", "--no-tui", "--json"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    DEMO.iter().copied().chain(extra.iter().copied()).collect()
 }
 
 #[test]
-fn cli_demo_prints_the_summary_as_json_and_writes_the_demo_database() {
-    let home = tempfile::tempdir().unwrap();
-    let db = home.path().join("estate.db");
-    let v = demo_json(
-        home.path(),
-        &[
-            "--size",
-            "120",
-            "--seed",
-            "7",
-            "--out",
-            db.to_str().unwrap(),
-        ],
-    );
+fn cli_demo_prints_the_summary_as_json_and_writes_the_database_given_by_db() {
+    let deck = Deck::new();
+    let v = deck.json(&args(&["--size", "120", "--seed", "7"]));
     assert_eq!(v["certificates"], 120);
     assert_eq!(v["seed"], 7);
-    assert_eq!(v["database"], db.to_str().unwrap());
+    assert_eq!(v["database"], deck.db.to_str().unwrap());
     for key in [
         "owners",
         "authorities",
@@ -340,61 +316,83 @@ fn cli_demo_prints_the_summary_as_json_and_writes_the_demo_database() {
         assert!(v[key].as_u64().unwrap() > 0, "{key}: {v}");
     }
     // The inventory is there for every other command.
-    let list = certdeck(home.path())
-        .args(["--db", db.to_str().unwrap(), "list", "--json"])
-        .output()
-        .unwrap();
-    let rows: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(rows.as_array().unwrap().len(), 120);
+    assert_eq!(deck.list(&[]).len(), 120);
+    assert_eq!(deck.list(&["--unowned"]).len() as u64, v["unowned"]);
 }
 
 #[test]
 fn cli_demo_defaults_to_its_own_database_in_the_data_dir_and_rebuilds_it_identically() {
-    let home = tempfile::tempdir().unwrap();
-    let first = demo_json(home.path(), &["--size", "60"]);
-    let path = home.path().join("data/certdeck/demo.db");
+    let deck = Deck::new();
+    let run = || {
+        let out = deck.bare().args(args(&["--size", "60"])).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = run();
+    let path = deck.dir.path().join("home/.local/share/certdeck/demo.db");
     assert_eq!(first["database"], path.to_str().unwrap());
     assert!(path.exists());
     // A demo database is replaced without asking, and the same seed and clock give the
     // same estate again.
-    let second = demo_json(home.path(), &["--size", "60"]);
-    assert_eq!(first, second);
+    assert_eq!(first, run());
+}
+
+#[test]
+fn cli_demo_out_names_the_database() {
+    let deck = Deck::new();
+    let out = deck.dir.path().join("elsewhere/estate.db");
+    let v = deck.json(&args(&["--size", "30", "--out", out.to_str().unwrap()]));
+    assert_eq!(v["database"], out.to_str().unwrap());
+    assert_eq!(support::open(&out).read().certificate_count().unwrap(), 30);
+    assert!(!deck.db.exists(), "--out wins over --db");
 }
 
 #[test]
 fn cli_demo_refuses_to_replace_a_real_inventory_without_force() {
-    let home = tempfile::tempdir().unwrap();
-    let db = home.path().join("real.db");
-    let legacy = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo/legacy/sha1.pem");
-    certdeck(home.path())
-        .args(["--db", db.to_str().unwrap(), "import", legacy])
-        .assert()
-        .success();
-    let refused = certdeck(home.path())
-        .args([
-            "--db",
-            db.to_str().unwrap(),
-            "demo",
-            "--no-tui",
-            "--size",
-            "40",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(refused.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&refused.stderr);
+    let deck = Deck::new();
+    let (code, _) = deck.import(&["demo/legacy/sha1.pem"]);
+    assert_eq!(code, 0);
+    let (code, _out, err) = deck.run(&["demo", "--no-tui", "--size", "40"]);
+    assert_eq!(code, 1);
     assert!(err.contains("--force") && err.contains("refusing"), "{err}");
     // Nothing was lost.
-    let list = certdeck(home.path())
-        .args(["--db", db.to_str().unwrap(), "list", "--json"])
-        .output()
-        .unwrap();
-    let rows: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(rows.as_array().unwrap().len(), 7);
+    assert_eq!(deck.list(&[]).len(), 7);
     // With --force it is replaced.
-    let v = demo_json(
-        home.path(),
-        &["--size", "40", "--force", "--out", db.to_str().unwrap()],
-    );
+    let v = deck.json(&args(&["--size", "40", "--force"]));
     assert_eq!(v["certificates"], 40);
+    assert_eq!(deck.list(&[]).len(), 40);
+}
+
+#[test]
+fn cli_demo_prints_a_readable_summary_without_json() {
+    let deck = Deck::new();
+    let (code, out, err) = deck.run(&["demo", "--no-tui", "--size", "50"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("certificates") && out.contains("50"), "{out}");
+    assert!(
+        out.contains("unowned") && out.contains("managed identities"),
+        "{out}"
+    );
+}
+
+/// Other parts use seed 7, size 150 as their fixture (the console's snapshots): its
+/// certificates must not change by accident. If this fails because the estate was changed
+/// on purpose, update the digest and say so in the commit message.
+#[test]
+fn the_seed_7_size_150_fixture_is_stable() {
+    use sha2::{Digest, Sha256};
+    let (ctx, s) = estate(7, 150);
+    let mut h = Sha256::new();
+    for f in fingerprints(&ctx) {
+        h.update(f.as_bytes());
+    }
+    assert_eq!(s.certificates, 150);
+    assert_eq!(
+        hex::encode(h.finalize()),
+        "b048dd716182d762a83d373dd8f63c693fe9aad179214b60dcf97334d141f989"
+    );
 }

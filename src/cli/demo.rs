@@ -6,6 +6,7 @@ use crate::demo::{self, DemoOptions, DemoSummary};
 use crate::ops::Ctx;
 use crate::store::Store;
 use clap::Args;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
@@ -65,7 +66,25 @@ pub fn run(a: DemoArgs, env: &Env) -> CliResult {
         seed: a.seed,
     };
     demo::prepare(&mut ctx, &actor)?;
-    let summary = demo::build_estate(&mut ctx, &actor, &opts)?;
+    let bar = (std::io::stderr().is_terminal() && a.size >= 5_000).then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{msg:>20} {bar:40} {pos}/{len} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let summary =
+        demo::build_estate_with_progress(&mut ctx, &actor, &opts, &mut |stage, done, total| {
+            if let Some(b) = &bar {
+                b.set_message(stage.label());
+                b.set_length(total as u64);
+                b.set_position(done as u64);
+            }
+        })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     // The console opens here once it exists (tui::run); until then, the summary.
     if a.json {
         let mut v = serde_json::to_value(&summary).map_err(|e| CliError::failed(e.to_string()))?;

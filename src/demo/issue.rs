@@ -318,32 +318,45 @@ fn sign_leaf(
         .to_vec())
 }
 
-/// Signs every planned leaf, on every core, keeping the plan's order.
-pub(crate) fn sign_all(h: &Hierarchy, leaves: &[LeafPlan]) -> Result<Vec<Vec<u8>>, IssueError> {
+/// Signs every planned leaf, on every core, keeping the plan's order; `progress(done)`
+/// is told after each slice.
+pub(crate) fn sign_all(
+    h: &Hierarchy,
+    leaves: &[LeafPlan],
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<Vec<u8>>, IssueError> {
+    const SLICE: usize = 4_096;
     let keys = leaf_keys()?;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    if leaves.len() < 64 || threads < 2 {
-        return leaves.iter().map(|l| sign_leaf(h, &keys, l)).collect();
-    }
-    let chunk = leaves.len().div_ceil(threads);
-    let keys = &keys;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = leaves
-            .chunks(chunk)
-            .map(|c| {
-                s.spawn(move || {
-                    c.iter()
-                        .map(|l| sign_leaf(h, keys, l))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(leaves.len());
-        for handle in handles {
-            out.extend(handle.join().expect("demo signing thread panicked")?);
+    let mut out = Vec::with_capacity(leaves.len());
+    for slice in leaves.chunks(SLICE) {
+        if slice.len() < 64 || threads < 2 {
+            for l in slice {
+                out.push(sign_leaf(h, &keys, l)?);
+            }
+        } else {
+            let chunk = slice.len().div_ceil(threads);
+            let keys = &keys;
+            std::thread::scope(|s| {
+                let handles: Vec<_> = slice
+                    .chunks(chunk)
+                    .map(|c| {
+                        s.spawn(move || {
+                            c.iter()
+                                .map(|l| sign_leaf(h, keys, l))
+                                .collect::<Result<Vec<_>, _>>()
+                        })
+                    })
+                    .collect();
+                for handle in handles {
+                    out.extend(handle.join().expect("demo signing thread panicked")?);
+                }
+                Ok::<_, IssueError>(())
+            })?;
         }
-        Ok(out)
-    })
+        progress(out.len());
+    }
+    Ok(out)
 }

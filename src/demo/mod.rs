@@ -81,14 +81,47 @@ pub fn prepare(_ctx: &mut Ctx, _actor: &Actor) -> OpResult<()> {
     Ok(())
 }
 
+/// What a build is doing, for a progress display on large estates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Signing,
+    Storing,
+    Adopting,
+}
+
+impl Stage {
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Signing => "signing",
+            Stage::Storing => "storing",
+            Stage::Adopting => "adopting identities",
+        }
+    }
+}
+
 /// Builds the estate into `ctx`'s inventory as `actor`. Call [`prepare`] first on a
 /// fresh database. Running it again on the same inventory adds nothing new.
 pub fn build_estate(ctx: &mut Ctx, actor: &Actor, opts: &DemoOptions) -> OpResult<DemoSummary> {
+    build_estate_with_progress(ctx, actor, opts, &mut |_, _, _| {})
+}
+
+/// [`build_estate`], telling `progress(stage, done, total)` how far it is.
+pub fn build_estate_with_progress(
+    ctx: &mut Ctx,
+    actor: &Actor,
+    opts: &DemoOptions,
+    progress: &mut dyn FnMut(Stage, usize, usize),
+) -> OpResult<DemoSummary> {
     let now = ctx.now();
     let failed = |e: issue::IssueError| OpError::Invalid(format!("demo estate: {e}"));
     let hierarchy = issue::hierarchy(opts.seed, now).map_err(failed)?;
     let leaves = plan::plan(opts.seed, now, opts.size.saturating_sub(skeleton_size()));
-    let signed = issue::sign_all(&hierarchy, &leaves).map_err(failed)?;
+    let total = leaves.len();
+    progress(Stage::Signing, 0, total);
+    let signed = issue::sign_all(&hierarchy, &leaves, &mut |done| {
+        progress(Stage::Signing, done, total)
+    })
+    .map_err(failed)?;
 
     for team in org::TEAMS {
         add_owner(
@@ -166,6 +199,8 @@ pub fn build_estate(ctx: &mut Ctx, actor: &Actor, opts: &DemoOptions) -> OpResul
             .or_default()
             .push(i);
     }
+    let mut stored = 0;
+    progress(Stage::Storing, 0, total);
     for ((team, env), members) in &groups {
         let owner = team.map(|t| org::TEAMS[t].name);
         for batch in members.chunks(BATCH) {
@@ -179,12 +214,19 @@ pub fn build_estate(ctx: &mut Ctx, actor: &Actor, opts: &DemoOptions) -> OpResul
                 env.map_or("unknown", Environment::as_str)
             );
             import_pem(ctx, actor, &label, text, owner, *env)?;
+            stored += batch.len();
+            progress(Stage::Storing, stored, total);
         }
     }
 
     // Managed identities, adopted oldest certificate first so each ends on its newest.
+    let adoptions = leaves.iter().filter(|l| l.identity.is_some()).count();
+    let mut adopted = 0;
+    progress(Stage::Adopting, 0, adoptions);
     for (leaf, der) in leaves.iter().zip(&signed) {
         if let (Some(identity), Some(team)) = (&leaf.identity, leaf.team) {
+            adopted += 1;
+            progress(Stage::Adopting, adopted, adoptions);
             let id = certificate_id(ctx, der)?;
             adopt(
                 ctx,
