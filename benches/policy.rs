@@ -75,23 +75,19 @@ fn bench(c: &mut Criterion) {
     let set = parse_set(&files).expect("starter set");
     let (rows, usage) = estate(100_000);
     let identities = HashMap::new();
-    let now = datetime!(2026-11-29 12:00 UTC);
     let mut g = c.benchmark_group("policy");
     g.sample_size(10);
     g.bench_function("evaluate 100k certificates", |b| {
         b.iter(|| {
-            let ev = evaluate_inventory(
-                &Inventory {
-                    rows: &rows,
-                    usage: &usage,
-                    identity_profiles: &identities,
-                    profiles: &set.profiles,
-                    rules: &set.rules,
-                    exceptions: &[],
-                    version: Some(&set.version),
-                },
-                now,
-            );
+            let ev = evaluate_inventory(&Inventory {
+                rows: &rows,
+                usage: &usage,
+                identity_profiles: &identities,
+                profiles: &set.profiles,
+                rules: &set.rules,
+                exceptions: &[],
+                version: Some(&set.version),
+            });
             assert_eq!(ev.len(), 100_000);
             ev
         })

@@ -13,6 +13,85 @@ pub struct Config {
     pub theme: Option<String>,
     /// Directory of policy profiles (`*.toml`).
     pub policy_dir: Option<PathBuf>,
+    /// Who may do what beyond the RACI matrix (see docs/access.md).
+    #[serde(default)]
+    pub access: AccessConfig,
+    /// Request thresholds and expiry (see docs/access.md).
+    #[serde(default)]
+    pub workflow: WorkflowConfig,
+}
+
+/// What users without any role may do.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Unassigned {
+    /// Read the inventory and the audit log (the default).
+    #[default]
+    Read,
+    /// Nothing at all.
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessConfig {
+    pub unassigned: Unassigned,
+    /// A service account unused this many days is a finding.
+    pub service_account_unused_days: i64,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        AccessConfig {
+            unassigned: Unassigned::Read,
+            service_account_unused_days: 90,
+        }
+    }
+}
+
+/// How one kind of request is decided.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReviewRule {
+    /// Approvals needed (each from a different reviewer).
+    pub approvals: u32,
+    /// The approvals must come from that many different roles.
+    pub distinct_roles: bool,
+    /// Holders of R (not only A) for the activity may approve.
+    pub responsible_may_approve: bool,
+}
+
+impl Default for ReviewRule {
+    fn default() -> Self {
+        ReviewRule {
+            approvals: 1,
+            distinct_roles: false,
+            responsible_may_approve: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkflowConfig {
+    /// A pending request expires after this many hours.
+    pub pending_expiry_hours: u32,
+    pub issuance: ReviewRule,
+    pub delegation: ReviewRule,
+    pub exception: ReviewRule,
+    pub ca_approval: ReviewRule,
+}
+
+impl Default for WorkflowConfig {
+    fn default() -> Self {
+        WorkflowConfig {
+            pending_expiry_hours: 7 * 24,
+            issuance: ReviewRule::default(),
+            delegation: ReviewRule::default(),
+            exception: ReviewRule::default(),
+            ca_approval: ReviewRule::default(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,5 +206,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.theme.as_deref(), Some("mono"));
+    }
+
+    #[test]
+    fn access_and_workflow_sections_load_with_defaults_for_the_rest() {
+        let c = Config::parse(
+            "[access]\nunassigned = \"none\"\n[workflow.delegation]\napprovals = 2\ndistinct_roles = true\n",
+            Path::new("c"),
+        )
+        .unwrap();
+        assert_eq!(c.access.unassigned, Unassigned::None);
+        assert_eq!(c.workflow.delegation.approvals, 2);
+        assert_eq!(c.workflow.exception.approvals, 1);
+        assert_eq!(c.workflow.pending_expiry_hours, 168);
     }
 }

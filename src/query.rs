@@ -415,6 +415,8 @@ mod tests {
             value: None,
             profile: Some("public-tls".into()),
             policy_version: None,
+            applies_from: None,
+            applies_until: None,
             exception: None,
         };
         r.profile = Some("public-tls".into());

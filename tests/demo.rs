@@ -343,7 +343,7 @@ fn cli_demo_defaults_to_its_own_database_in_the_data_dir_and_rebuilds_it_identic
 
 #[test]
 fn cli_demo_out_names_the_database() {
-    let deck = Deck::new();
+    let deck = Deck::uninitialized();
     let out = deck.dir.path().join("elsewhere/estate.db");
     let v = deck.json(&args(&["--size", "30", "--out", out.to_str().unwrap()]));
     assert_eq!(v["database"], out.to_str().unwrap());

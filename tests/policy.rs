@@ -15,7 +15,10 @@ use rcgen::{
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-const NOW: OffsetDateTime = datetime!(2026-11-29 12:00 UTC);
+mod support;
+
+/// The suite's "now" (tests/support), so library and CLI halves agree.
+const NOW: OffsetDateTime = datetime!(2026-06-01 0:00 UTC);
 
 /// A private CA and what it issues, as PEM.
 struct Ca {
@@ -202,7 +205,7 @@ fn the_estate_gets_located_findings_against_its_profiles() {
         .unwrap()
         .unwrap();
     assert_eq!(row.profile.as_deref(), Some("internal-mtls"));
-    let f = &row.findings[0];
+    let f = row.findings.iter().find(|f| f.applies(NOW)).unwrap();
     assert_eq!(
         (f.severity, f.value.as_deref()),
         (Severity::Error, Some("10.0.0.5"))
@@ -370,25 +373,17 @@ fn identities_take_their_profile_and_rules_cover_the_rest() {
     assert!(policy_ops::assign_identity(&mut ctx, &alice, "db", Some("nope")).is_err());
 }
 
-fn certdeck(db: &std::path::Path) -> assert_cmd::Command {
-    let mut c = assert_cmd::Command::cargo_bin("certdeck").unwrap();
-    c.arg("--db")
-        .arg(db)
-        .env("CERTDECK_NOW", "2026-11-29T12:00:00Z")
-        .env_remove("CERTDECK_DB");
-    c
-}
-
 #[test]
 fn policy_check_exits_1_on_errors_and_reports_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("c.db");
+    let deck = support::Deck::new();
+    let db = deck.db.clone();
     {
         let (mut ctx, _clock, alice) = ctx_on(&db, NOW);
         estate(&mut ctx, &alice);
         policy_ops::load_starter(&mut ctx, &alice).unwrap();
     }
-    let out = certdeck(&db)
+    let out = deck
+        .cmd()
         .args(["policy", "check", "--json"])
         .output()
         .unwrap();
@@ -406,7 +401,8 @@ fn policy_check_exits_1_on_errors_and_reports_json() {
     );
     assert_eq!(v["policy_version"].as_str().unwrap().len(), 64);
     // Only one owner's certificates, all compliant: exit 0.
-    let out = certdeck(&db)
+    let out = deck
+        .cmd()
         .args(["policy", "check", "--owner", "pki"])
         .output()
         .unwrap();
@@ -417,7 +413,8 @@ fn policy_check_exits_1_on_errors_and_reports_json() {
         String::from_utf8_lossy(&out.stdout)
     );
     // list --json carries the findings and the profile.
-    let out = certdeck(&db)
+    let out = deck
+        .cmd()
         .args(["list", "--json", "--query", "noncompliant"])
         .output()
         .unwrap();
@@ -435,12 +432,12 @@ fn policy_check_exits_1_on_errors_and_reports_json() {
 
 #[test]
 fn policy_load_reports_bad_toml_on_stderr_and_fails() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("c.db");
-    let pol = dir.path().join("pol");
+    let deck = support::Deck::new();
+    let pol = deck.dir.path().join("pol");
     std::fs::create_dir(&pol).unwrap();
     std::fs::write(pol.join("a.toml"), "[[profile]]\nname = \"a\"\nenvironment = \"staging\"\nauthorities = [\"x\"]\nkey_types = [\"ed25519\"]\n").unwrap();
-    let out = certdeck(&db)
+    let out = deck
+        .cmd()
         .args(["policy", "load"])
         .arg(&pol)
         .output()
@@ -448,6 +445,19 @@ fn policy_load_reports_bad_toml_on_stderr_and_fails() {
     assert_ne!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("a.toml:3:15: profile.environment"), "{err}");
-    let out = certdeck(&db).args(["policy", "list"]).output().unwrap();
+    let out = deck.cmd().args(["policy", "list"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("no policy loaded"));
+}
+
+#[test]
+fn stored_findings_follow_the_clock_without_re_evaluation() {
+    let (mut ctx, clock, alice) = ctx_at(NOW);
+    estate(&mut ctx, &alice);
+    policy_ops::load_starter(&mut ctx, &alice).unwrap();
+    let name = "api.internal.example.com"; // 60 days, 5 days old, renew 30 days before
+    assert!(open_rules(&ctx, name, NOW).is_empty());
+    clock.advance(Duration::days(26));
+    assert_eq!(open_rules(&ctx, name, ctx.now()), vec!["renewal.due"]);
+    clock.advance(Duration::days(30));
+    assert_eq!(open_rules(&ctx, name, ctx.now()), vec!["cert.expired"]);
 }

@@ -155,7 +155,24 @@ fn the_database_is_found_by_flag_then_environment_then_config_then_xdg() {
     let d = deck.dir.path();
     let home = d.join("home");
     let root = fixture("chain/root.pem");
+    // Each database found is a new one: it is initialized (roles are needed to write),
+    // then imported into, both through the same resolution.
     let import = |c: &mut assert_cmd::Command| {
+        let mut init = assert_cmd::Command::new(c.get_program());
+        init.args(c.get_args());
+        init.env_clear();
+        for (k, v) in c.get_envs() {
+            if let Some(v) = v {
+                init.env(k, v);
+            }
+        }
+        let out = init.args(["init", "--also", "app-owner"]).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let out = c.arg("import").arg(&root).output().unwrap();
         assert_eq!(
             out.status.code(),

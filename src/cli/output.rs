@@ -179,7 +179,7 @@ pub struct CertJson<'a> {
     pub profile: Option<&'a str>,
     /// No open error finding now.
     pub compliant: bool,
-    /// Every stored finding, excepted ones included (`open` says which still count).
+    /// Every finding that applies now, excepted ones included (`open` says which count).
     pub findings: Vec<FindingJson<'a>>,
 }
 
@@ -224,6 +224,7 @@ impl<'a> CertJson<'a> {
             findings: r
                 .findings
                 .iter()
+                .filter(|f| f.applies(now))
                 .map(|f| FindingJson {
                     rule: &f.rule,
                     severity: f.severity.as_str(),

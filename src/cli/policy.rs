@@ -412,28 +412,19 @@ pub fn exception_text(f: &Finding, now: OffsetDateTime) -> Option<String> {
 }
 
 fn check(a: CheckArgs, env: &Env) -> CliResult {
-    let mut ctx = env.open()?;
+    // Judge the inventory as it is now, in memory: a check needs no write access (and
+    // works on a read-only database); what is stored is recomputed by every change.
+    let ctx = env.open()?;
     let now = ctx.now();
-    // Evaluate now: time-dependent rules (expired, renewal due) must be current. A
-    // writable database keeps the result (audited); a read-only one is judged in memory.
-    let mut rows: Vec<CertRow>;
-    let version;
-    if ctx.store.is_readonly() {
-        let (evals, v) = ops::snapshot(ctx.store.read(), now)?;
-        version = v;
-        rows = ctx.store.read().certificate_rows(Default::default())?;
-        let mut by_id: std::collections::HashMap<i64, _> =
-            evals.into_iter().map(|e| (e.certificate_id, e)).collect();
-        for r in rows.iter_mut() {
-            if let Some(e) = by_id.remove(&r.id) {
-                r.profile = e.profile.map(|p| p.0);
-                r.findings = e.findings;
-            }
+    let (evals, version) = ops::snapshot(ctx.store.read())?;
+    let mut rows: Vec<CertRow> = ctx.store.read().certificate_rows(Default::default())?;
+    let mut by_id: std::collections::HashMap<i64, _> =
+        evals.into_iter().map(|e| (e.certificate_id, e)).collect();
+    for r in rows.iter_mut() {
+        if let Some(e) = by_id.remove(&r.id) {
+            r.profile = e.profile.map(|p| p.0);
+            r.findings = e.findings;
         }
-    } else {
-        let s = ops::evaluate(&mut ctx, &current_actor())?;
-        version = s.policy_version;
-        rows = ctx.store.read().certificate_rows(Default::default())?;
     }
     let mut filter = Filter::default();
     if let Some(o) = &a.owner {
@@ -449,7 +440,7 @@ fn check(a: CheckArgs, env: &Env) -> CliResult {
     let mut items: Vec<(&CertRow, &Finding)> = rows
         .iter()
         .flat_map(|r| r.findings.iter().map(move |f| (r, f)))
-        .filter(|(_, f)| a.all || f.is_open(now))
+        .filter(|(_, f)| f.applies(now) && (a.all || f.is_open(now)))
         .collect();
     items.sort_by(|x, y| {
         (x.1.severity, &x.1.rule, x.0.display_name()).cmp(&(

@@ -130,7 +130,7 @@ pub fn run(a: ShowArgs, env: &Env) -> CliResult {
             "NON-COMPLIANT"
         }
     ));
-    for f in &row.findings {
+    for f in row.findings.iter().filter(|f| f.applies(now)) {
         let mut l = format!("  {} {}: {}", f.severity.as_str(), f.rule, s(&f.message));
         if let Some(v) = &f.value {
             l.push_str(&format!(" ({})", s(v)));

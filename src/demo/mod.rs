@@ -77,7 +77,19 @@ pub fn skeleton_size() -> usize {
 /// Readies a fresh database for the demo. Kept as the one place the demo's bootstrap
 /// happens, so that when roles become mandatory (the invoking user needs grants) or a
 /// starter policy exists, the demo keeps working by changing only this function.
-pub fn prepare(_ctx: &mut Ctx, _actor: &Actor) -> OpResult<()> {
+///
+/// On a fresh database the demo user (the OS user running it) initializes access and
+/// holds every role of the default matrix, like a one-person install; on a database
+/// already initialized (tests bootstrap their own) nothing changes.
+pub fn prepare(ctx: &mut Ctx, actor: &Actor) -> OpResult<()> {
+    use crate::access::Role;
+    if !ctx.store.read().access_initialized()? {
+        crate::ops::access::init(
+            ctx,
+            actor,
+            &[Role::Platform, Role::AppOwner, Role::Compliance],
+        )?;
+    }
     Ok(())
 }
 

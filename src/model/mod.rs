@@ -468,6 +468,12 @@ pub struct Finding {
     pub profile: Option<String>,
     /// Content hash of the policy set the evaluation used.
     pub policy_version: Option<String>,
+    /// Time-bound findings (expiry, renewal due) are stored ahead and apply only within
+    /// this window, so stored findings stay true as the clock moves.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub applies_from: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub applies_until: Option<OffsetDateTime>,
     pub exception: Option<ExceptionNote>,
 }
 
@@ -481,10 +487,15 @@ pub struct ExceptionNote {
 }
 
 impl Finding {
-    /// Open = not covered by an exception that is still in force at `now`. An expired
-    /// exception brings the finding back without anyone touching it.
+    /// Whether the finding applies at `now` (time-bound ones only within their window).
+    pub fn applies(&self, now: OffsetDateTime) -> bool {
+        self.applies_from.is_none_or(|t| t <= now) && self.applies_until.is_none_or(|t| now < t)
+    }
+
+    /// Open = applies at `now` and is not covered by an exception still in force. An
+    /// expired exception brings the finding back without anyone touching it.
     pub fn is_open(&self, now: OffsetDateTime) -> bool {
-        self.exception.as_ref().is_none_or(|e| e.until <= now)
+        self.applies(now) && self.exception.as_ref().is_none_or(|e| e.until <= now)
     }
 }
 

@@ -178,6 +178,16 @@ pub fn assign(ctx: &mut Ctx, actor: &Actor, cert_ids: &[i64], a: &Assignment) ->
                     .read()
                     .certificate_row(id)?
                     .ok_or_else(|| OpError::NotFound(format!("certificate {id}")))?;
+                // Scope: the certificate as it is, and as it will be.
+                let mut object = super::certificate_object(&row);
+                super::check_object(tx, actor, Activity::MaintainInventory, now, &object)?;
+                if let Some(o) = &a.owner {
+                    object.owner = o.clone();
+                }
+                if let Some(env) = a.environment {
+                    object.environment = Some(env);
+                }
+                super::check_object(tx, actor, Activity::MaintainInventory, now, &object)?;
                 let mut changes = serde_json::Map::new();
                 if let Some(o) = owner_id {
                     tx.set_certificate_owner(id, o)?;
@@ -297,6 +307,11 @@ pub fn adopt(
                     (id, Some(owner_name), env)
                 }
             };
+            let mut object = super::certificate_object(&row);
+            super::check_object(tx, actor, Activity::MaintainInventory, now, &object)?;
+            object.owner = owner_name.clone();
+            object.environment = env;
+            super::check_object(tx, actor, Activity::MaintainInventory, now, &object)?;
             tx.set_certificate_identity(cert_id, Some(identity_id))?;
             if let Some(o) = &owner_name {
                 let oid = owner_id_or_create(tx, actor, now, o)?;

@@ -3,11 +3,12 @@
 //! the audit record(s). A denied attempt is itself audited (in its own transaction) and
 //! returned as [`OpError::Denied`]. Front-ends call these and nothing below them.
 
+pub mod access;
 pub mod import;
 pub mod inventory;
 pub mod policy;
 
-use crate::access::{self, Activity, Denied};
+use crate::access::{Activity, Denied};
 use crate::audit::Entry;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -59,8 +60,9 @@ impl From<rusqlite::Error> for OpError {
 pub type OpResult<T> = Result<T, OpError>;
 
 /// Runs `f` as one audited operation: authorize, then act, in one transaction. When the
-/// actor is refused, the refusal is recorded (so a denied attempt is never invisible)
-/// and the caller gets `OpError::Denied`.
+/// actor is refused (up front, or by an object-scope check inside `f`), the refusal is
+/// recorded in its own transaction (so a denied attempt is never invisible) and the
+/// caller gets `OpError::Denied`.
 pub fn run<T>(
     ctx: &mut Ctx,
     actor: &Actor,
@@ -69,29 +71,82 @@ pub fn run<T>(
     object: (&str, &str),
     f: impl FnOnce(&Tx<'_>, OffsetDateTime) -> OpResult<T>,
 ) -> OpResult<T> {
+    run_checked(
+        ctx,
+        actor,
+        |read, actor, now| crate::access::authorize(read, actor, activity, now),
+        action,
+        object,
+        f,
+    )
+}
+
+/// [`run`] with an authorization rule other than "R or A for one activity" (init, the
+/// matrix, requests and reviews).
+pub fn run_checked<T>(
+    ctx: &mut Ctx,
+    actor: &Actor,
+    check: impl Fn(crate::store::Read<'_>, &Actor, OffsetDateTime) -> Result<(), Denied>,
+    action: &str,
+    object: (&str, &str),
+    f: impl FnOnce(&Tx<'_>, OffsetDateTime) -> OpResult<T>,
+) -> OpResult<T> {
     let now = ctx.now();
-    let denied = ctx.store.transaction(|tx| -> OpResult<Option<Denied>> {
-        match access::authorize(tx.read(), actor, activity) {
-            Ok(()) => Ok(None),
-            Err(d) => {
+    let result = ctx.store.transaction(|tx| {
+        // Authorized inside the acting transaction (taken with the write lock), so the
+        // decision holds for the change it guards.
+        check(tx.read(), actor, now)?;
+        if actor.kind == crate::model::ActorKind::ServiceAccount {
+            tx.touch_service_account(&actor.name, now)?;
+        }
+        f(tx, now)
+    });
+    match result {
+        Err(OpError::Denied(d)) => {
+            ctx.store.transaction(|tx| -> OpResult<()> {
+                if actor.kind == crate::model::ActorKind::ServiceAccount {
+                    // An attempt is a use: a retired account still trying shows up.
+                    tx.touch_service_account(&actor.name, now)?;
+                }
                 tx.append_audit(
                     actor,
                     now,
                     &Entry::denied(action, object.0, object.1, d.reason.clone()),
                 )?;
-                Ok(Some(d))
-            }
+                Ok(())
+            })?;
+            Err(OpError::Denied(d))
         }
-    });
-    match denied {
-        Ok(Some(d)) => return Err(OpError::Denied(d)),
-        Ok(None) => {}
-        Err(e) => return Err(e),
+        other => other,
     }
-    ctx.store.transaction(|tx| {
-        // Authorize again inside the acting transaction: roles may have changed between
-        // the two, and the decision must hold for the change it guards.
-        access::authorize(tx.read(), actor, activity)?;
-        f(tx, now)
-    })
+}
+
+/// Inside an op: refuses when `object` is outside the actor's scope for `activity`. The
+/// refusal rolls the op back and is audited by [`run`].
+pub fn check_object(
+    tx: &Tx<'_>,
+    actor: &Actor,
+    activity: Activity,
+    now: OffsetDateTime,
+    object: &crate::access::ObjectRef,
+) -> OpResult<()> {
+    crate::access::authorize_object(tx.read(), actor, activity, now, object)?;
+    Ok(())
+}
+
+/// What scopes see of a certificate: its owner, environment and DNS names (IP addresses,
+/// e-mail addresses and URIs are not DNS names).
+pub fn certificate_object(row: &crate::model::CertRow) -> crate::access::ObjectRef {
+    crate::access::ObjectRef {
+        owner: row.owner.clone(),
+        environment: row.environment,
+        dns_names: row
+            .sans
+            .iter()
+            .filter(|s| {
+                s.parse::<std::net::IpAddr>().is_err() && !s.contains('@') && !s.contains(':')
+            })
+            .cloned()
+            .collect(),
+    }
 }

@@ -206,18 +206,15 @@ pub fn recompute_in(tx: &Tx<'_>, now: OffsetDateTime) -> OpResult<Summary> {
     for (id, der) in tx.read().certificates_without_usage()? {
         tx.store_usage(id, &Usage::from_der(&der))?;
     }
-    let (evals, version) = snapshot(tx.read(), now)?;
+    let (evals, version) = snapshot(tx.read())?;
     tx.replace_evaluation(&evals, now)?;
     Ok(Summary::of(&evals, version.as_deref(), now))
 }
 
-/// Evaluates the inventory as stored, at `now`, without writing anything (read-only
-/// databases, `policy check --readonly`). Certificates whose extensions were never
-/// extracted are judged without them (EKU and key usage rules skipped).
-pub fn snapshot(
-    read: Read<'_>,
-    now: OffsetDateTime,
-) -> Result<(Vec<Evaluation>, Option<String>), StoreError> {
+/// Evaluates the inventory as stored without writing anything (`policy check`, read-only
+/// databases). Certificates whose extensions were never extracted are judged without
+/// them (EKU and key usage rules skipped).
+pub fn snapshot(read: Read<'_>) -> Result<(Vec<Evaluation>, Option<String>), StoreError> {
     let rows = read.certificate_rows(Default::default())?;
     let usage = read.usage_map()?;
     let identity_profiles = read.identity_profiles()?;
@@ -225,18 +222,15 @@ pub fn snapshot(
     let rules: Vec<MatchRule> = read.profile_rules()?.into_iter().map(|r| r.rule).collect();
     let exceptions = read.exception_refs()?;
     let version = read.current_policy_version()?.map(|v| v.version);
-    let evals = evaluate_inventory(
-        &Inventory {
-            rows: &rows,
-            usage: &usage,
-            identity_profiles: &identity_profiles,
-            profiles: &profiles,
-            rules: &rules,
-            exceptions: &exceptions,
-            version: version.as_deref(),
-        },
-        now,
-    );
+    let evals = evaluate_inventory(&Inventory {
+        rows: &rows,
+        usage: &usage,
+        identity_profiles: &identity_profiles,
+        profiles: &profiles,
+        rules: &rules,
+        exceptions: &exceptions,
+        version: version.as_deref(),
+    });
     Ok((evals, version))
 }
 

@@ -209,9 +209,30 @@ pub struct Subject<'a> {
 
 /// Evaluates one certificate. Superseded and revoked certificates are history, not
 /// estate: they get no findings.
-pub fn evaluate(s: &Subject<'_>, version: Option<&str>, now: OffsetDateTime) -> Vec<Finding> {
+pub fn evaluate(s: &Subject<'_>, version: Option<&str>) -> Vec<Finding> {
+    let mut out = findings(s, version);
+    let lifetime = (s.row.not_after - s.row.not_before).whole_seconds();
+    let rb = s
+        .profile
+        .map(|p| p.renew_before)
+        .unwrap_or(RenewBefore::Fraction { num: 1, den: 3 });
+    let due = s.row.not_after - time::Duration::seconds(rb.lead_seconds(lifetime));
+    for f in &mut out {
+        match f.rule.as_str() {
+            "renewal.due" => {
+                f.applies_from = Some(due);
+                f.applies_until = Some(s.row.not_after);
+            }
+            "cert.expired" => f.applies_from = Some(s.row.not_after),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn findings(s: &Subject<'_>, version: Option<&str>) -> Vec<Finding> {
     let row = s.row;
-    let mut out = Vec::new();
+    let mut out: Vec<Finding> = Vec::new();
     if matches!(row.status, CertStatus::Superseded | CertStatus::Revoked) {
         return out;
     }
@@ -224,6 +245,8 @@ pub fn evaluate(s: &Subject<'_>, version: Option<&str>, now: OffsetDateTime) -> 
             value,
             profile: profile_name.clone(),
             policy_version: version.map(str::to_string),
+            applies_from: None,
+            applies_until: None,
             exception: None,
         });
     };
@@ -246,37 +269,31 @@ pub fn evaluate(s: &Subject<'_>, version: Option<&str>, now: OffsetDateTime) -> 
         );
     }
 
-    // Expiry and renewal.
-    if row.not_after <= now {
-        if !s.renewed {
-            push(
-                "cert.expired",
-                Severity::Error,
-                format!(
-                    "expired {} days ago and not renewed",
-                    (now - row.not_after).whole_days()
-                ),
-                Some(crate::clock::rfc3339(row.not_after)),
-            );
-        }
-    } else if !s.renewed {
+    // Expiry and renewal: stored with the time they start to apply, so stored findings
+    // stay true as the clock moves (an expiry needs no re-evaluation to show).
+    if !s.renewed {
         let rb = s
             .profile
             .map(|p| p.renew_before)
             .unwrap_or(RenewBefore::Fraction { num: 1, den: 3 });
-        let lead = rb.lead_seconds(lifetime);
-        let left = (row.not_after - now).whole_seconds();
-        if left <= lead && !row.is_ca {
+        let due = row.not_after - time::Duration::seconds(rb.lead_seconds(lifetime));
+        if !row.is_ca {
             push(
                 "renewal.due",
                 Severity::Warning,
                 format!(
-                    "{} days left, inside the renewal window ({rb} before expiry) and no renewal exists",
-                    left.div_euclid(86_400)
+                    "renewal due since {} ({rb} before expiry) and no renewal exists",
+                    due.date()
                 ),
                 Some(crate::clock::rfc3339(row.not_after)),
             );
         }
+        push(
+            "cert.expired",
+            Severity::Error,
+            format!("expired on {} and not renewed", row.not_after.date()),
+            Some(crate::clock::rfc3339(row.not_after)),
+        );
     }
 
     // Crypto.
@@ -520,7 +537,7 @@ pub struct Evaluation {
 }
 
 /// Evaluates every certificate: resolves profiles, detects renewals, applies exceptions.
-pub fn evaluate_inventory(inv: &Inventory<'_>, now: OffsetDateTime) -> Vec<Evaluation> {
+pub fn evaluate_inventory(inv: &Inventory<'_>) -> Vec<Evaluation> {
     let by_name: HashMap<&str, &Profile> =
         inv.profiles.iter().map(|p| (p.name.as_str(), p)).collect();
     let mut latest: HashMap<String, OffsetDateTime> = HashMap::with_capacity(inv.rows.len());
@@ -553,7 +570,6 @@ pub fn evaluate_inventory(inv: &Inventory<'_>, now: OffsetDateTime) -> Vec<Evalu
                     renewed,
                 },
                 inv.version,
-                now,
             );
             if !inv.exceptions.is_empty() {
                 for f in &mut findings {
@@ -654,9 +670,9 @@ mod tests {
                 renewed,
             },
             Some("v1"),
-            NOW,
         )
         .into_iter()
+        .filter(|f| f.applies(NOW))
         .map(|f| f.rule)
         .collect()
     }
@@ -784,8 +800,8 @@ mod tests {
                 renewed: false,
             },
             None,
-            NOW,
         );
+        let f: Vec<&Finding> = f.iter().filter(|f| f.applies(NOW)).collect();
         let got: Vec<(&str, Severity)> = f.iter().map(|f| (f.rule.as_str(), f.severity)).collect();
         assert_eq!(
             got,
@@ -813,8 +829,8 @@ mod tests {
                 renewed: false,
             },
             None,
-            NOW,
         );
+        let f: Vec<&Finding> = f.iter().filter(|f| f.applies(NOW)).collect();
         assert_eq!(f.len(), 1);
         assert_eq!(
             (f[0].rule.as_str(), f[0].value.as_deref()),
@@ -898,18 +914,15 @@ owner = "web"
         }];
         let empty_usage = HashMap::new();
         let ids = HashMap::new();
-        let ev = evaluate_inventory(
-            &Inventory {
-                rows: &rows,
-                usage: &empty_usage,
-                identity_profiles: &ids,
-                profiles: &[],
-                rules: &[],
-                exceptions: &exc,
-                version: None,
-            },
-            NOW,
-        );
+        let ev = evaluate_inventory(&Inventory {
+            rows: &rows,
+            usage: &empty_usage,
+            identity_profiles: &ids,
+            profiles: &[],
+            rules: &[],
+            exceptions: &exc,
+            version: None,
+        });
         let f = &ev[0].findings[0];
         assert_eq!(f.rule, "owner.missing");
         assert!(!f.is_open(NOW));
@@ -917,8 +930,11 @@ owner = "web"
             f.is_open(NOW + Duration::days(3)),
             "expired exception brings it back"
         );
-        let other_rule = &ev[0].findings[1];
-        assert_eq!(other_rule.rule, "profile.missing");
+        let other_rule = ev[0]
+            .findings
+            .iter()
+            .find(|f| f.rule == "profile.missing")
+            .unwrap();
         assert!(other_rule.is_open(NOW), "an exception names one rule only");
     }
 
@@ -935,21 +951,23 @@ owner = "web"
         let rows = vec![old, new];
         let empty = HashMap::new();
         let ids = HashMap::new();
-        let ev = evaluate_inventory(
-            &Inventory {
-                rows: &rows,
-                usage: &empty,
-                identity_profiles: &ids,
-                profiles: &[],
-                rules: &[],
-                exceptions: &[],
-                version: None,
-            },
-            NOW,
-        );
-        assert!(ev
+        let ev = evaluate_inventory(&Inventory {
+            rows: &rows,
+            usage: &empty,
+            identity_profiles: &ids,
+            profiles: &[],
+            rules: &[],
+            exceptions: &[],
+            version: None,
+        });
+        assert!(ev.iter().all(|e| e
+            .findings
             .iter()
-            .all(|e| e.findings.iter().all(|f| f.rule != "renewal.due")));
+            .all(|f| f.rule != "renewal.due" || !f.applies(NOW))));
+        assert!(
+            ev[0].findings.iter().all(|f| f.rule != "renewal.due"),
+            "the renewed one never becomes due"
+        );
     }
 
     #[test]

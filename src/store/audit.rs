@@ -177,3 +177,27 @@ fn audit_row(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
         hash: r.get(12)?,
     })
 }
+
+impl Read<'_> {
+    /// Records with `since <= at < until`, in chain order, for evidence exports.
+    pub fn audit_range(
+        &self,
+        since: Option<OffsetDateTime>,
+        until: Option<OffsetDateTime>,
+        mut f: impl FnMut(&AuditRecord),
+    ) -> Result<()> {
+        let mut st = self.c.prepare(
+            "SELECT seq, at, actor, actor_kind, action, object_type, object_id, outcome, reason,
+                    details, origin, prev_hash, hash FROM audit_log
+             WHERE (?1 IS NULL OR at >= ?1) AND (?2 IS NULL OR at < ?2) ORDER BY seq",
+        )?;
+        let mut rows = st.query(params![
+            since.map(crate::clock::rfc3339),
+            until.map(crate::clock::rfc3339)
+        ])?;
+        while let Some(r) = rows.next()? {
+            f(&audit_row(r)?);
+        }
+        Ok(())
+    }
+}

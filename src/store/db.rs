@@ -13,6 +13,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0001_foundation.sql"),
     ),
     (2, "policy", include_str!("migrations/0002_policy.sql")),
+    (3, "access", include_str!("migrations/0003_access.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +221,7 @@ impl Tx<'_> {
 }
 
 pub(crate) fn latest() -> i64 {
+    // The highest number, whatever order parallel features appended their migrations in.
     MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0)
 }
 

@@ -2,6 +2,7 @@
 //! ("certificates expiring before T", "append an audit record"), not by SQLite, so a
 //! PostgreSQL store can follow.
 
+mod access;
 mod audit;
 mod certificates;
 mod db;
@@ -9,6 +10,7 @@ mod inventory;
 mod policy;
 mod sources;
 
+pub use access::Operator;
 pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};

@@ -133,8 +133,9 @@ impl Tx<'_> {
             "INSERT INTO certificate_profiles (certificate_id, profile, via) VALUES (?1, ?2, ?3)",
         )?;
         let mut ff = self.tx.prepare_cached(
-            "INSERT INTO findings (certificate_id, rule, severity, message, value, profile, policy_version, evaluated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO findings (certificate_id, rule, severity, message, value, profile, policy_version,
+                 applies_from, applies_until, evaluated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
         for e in evals {
             if let Some((p, via)) = &e.profile {
@@ -149,6 +150,8 @@ impl Tx<'_> {
                     f.value,
                     f.profile,
                     f.policy_version,
+                    f.applies_from.map(|t| t.unix_timestamp()),
+                    f.applies_until.map(|t| t.unix_timestamp()),
                     now_s
                 ])?;
             }
@@ -191,7 +194,7 @@ impl Tx<'_> {
 }
 
 const FINDING_SELECT: &str = "SELECT f.certificate_id, f.rule, f.severity, f.message, f.value,
-        f.profile, f.policy_version, e.id, e.expires_at, e.granted_by
+        f.profile, f.policy_version, e.id, e.expires_at, e.granted_by, f.applies_from, f.applies_until
     FROM findings f
     JOIN certificates c ON c.id = f.certificate_id
     LEFT JOIN identities i ON i.id = c.identity_id
@@ -214,6 +217,8 @@ fn finding(r: &Row<'_>) -> rusqlite::Result<(i64, Finding)> {
             value: r.get(4)?,
             profile: r.get(5)?,
             policy_version: r.get(6)?,
+            applies_from: r.get::<_, Option<i64>>(10)?.map(ts),
+            applies_until: r.get::<_, Option<i64>>(11)?.map(ts),
             exception: match exc {
                 Some(id) => Some(ExceptionNote {
                     id,

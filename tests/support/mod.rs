@@ -39,7 +39,26 @@ impl Default for Deck {
 }
 
 impl Deck {
+    /// A fresh inventory, initialized (`certdeck init`) by the OS user running the suite,
+    /// who also holds platform, app-owner and compliance: every activity of the default
+    /// matrix is theirs, as on a one-person install.
     pub fn new() -> Deck {
+        let deck = Deck::uninitialized();
+        let (code, _, err) = deck.run(&[
+            "init",
+            "--also",
+            "platform",
+            "--also",
+            "app-owner",
+            "--also",
+            "compliance",
+        ]);
+        assert_eq!(code, 0, "certdeck init failed: {err}");
+        deck
+    }
+
+    /// A database path nobody has initialized (no roles yet: writes are refused).
+    pub fn uninitialized() -> Deck {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("inventory.db");
         Deck { dir, db }
@@ -123,4 +142,9 @@ impl Deck {
 /// Reads a library-level store for assertions after CLI runs.
 pub fn open(db: &Path) -> certdeck::store::Store {
     certdeck::store::Store::open(db).expect("open store")
+}
+
+/// The OS user of the real uid: who the binary acts as.
+pub fn me() -> String {
+    certdeck::access::current_actor().name
 }

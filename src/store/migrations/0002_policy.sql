@@ -59,6 +59,9 @@ CREATE TABLE findings (
     value          TEXT,
     profile        TEXT,
     policy_version TEXT,
+    -- Time-bound findings (expiry, renewal due) apply only from / until these (unix s).
+    applies_from   INTEGER,
+    applies_until  INTEGER,
     evaluated_at   TEXT NOT NULL
 );
 CREATE INDEX findings_certificate ON findings (certificate_id);
