@@ -13,6 +13,9 @@ pub struct Config {
     pub theme: Option<String>,
     /// Directory of policy profiles (`*.toml`).
     pub policy_dir: Option<PathBuf>,
+    /// The lifecycle engine's timings and thresholds (`[lifecycle]`).
+    #[serde(default)]
+    pub lifecycle: crate::lifecycle::Settings,
     /// Who may do what beyond the RACI matrix (see docs/access.md).
     #[serde(default)]
     pub access: AccessConfig,

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod import;
 pub mod init;
 pub mod inventory;
+pub mod lifecycle;
 pub mod list;
 pub mod output;
 pub mod policy;
@@ -71,6 +72,14 @@ pub enum Command {
     /// Policy as code: profiles, assignment, compliance checks, exceptions.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Apply an estate file (owners, authorities, identities, targets): plan, then change what differs.
+    Apply(lifecycle::ApplyArgs),
+    /// Write the current estate in the estate-file format.
+    ExportConfig(lifecycle::ExportConfigArgs),
+    /// Renew an identity now (issue, deploy, reload, verify), or every identity that is due.
+    Renew(lifecycle::RenewArgs),
+    /// Lifecycle jobs: state, diagnosis, attempts, next attempt.
+    Jobs(lifecycle::JobsArgs),
     /// Make yourself (the OS user) the first central-PKI administrator of a new database.
     Init(init::InitArgs),
     /// Operators, roles, the RACI matrix and service accounts.
@@ -200,6 +209,10 @@ fn dispatch(command: Option<Command>, env: &Env) -> CliResult {
         Some(Command::Assign(a)) => inventory::assign(a, env),
         Some(Command::Adopt(a)) => inventory::adopt(a, env),
         Some(Command::Policy(c)) => policy::run(c, env),
+        Some(Command::Apply(a)) => lifecycle::apply(a, env),
+        Some(Command::ExportConfig(a)) => lifecycle::export_config(a, env),
+        Some(Command::Renew(a)) => lifecycle::renew(a, env),
+        Some(Command::Jobs(a)) => lifecycle::jobs(a, env),
         Some(Command::Init(a)) => init::run(a, env),
         Some(Command::Access(c)) => access::run(c, env),
         Some(Command::Audit(c)) => audit::run(c, env),

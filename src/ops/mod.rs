@@ -7,6 +7,7 @@ pub mod access;
 pub mod import;
 pub mod inventory;
 pub mod policy;
+pub mod lifecycle;
 
 use crate::access::{Activity, Denied};
 use crate::audit::Entry;

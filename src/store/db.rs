@@ -14,6 +14,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (2, "policy", include_str!("migrations/0002_policy.sql")),
     (3, "access", include_str!("migrations/0003_access.sql")),
+    (
+        4,
+        "lifecycle",
+        include_str!("migrations/0004_lifecycle.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,7 @@ mod certificates;
 mod db;
 mod inventory;
 mod policy;
+mod lifecycle;
 mod sources;
 
 pub use access::Operator;
@@ -15,3 +16,4 @@ pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
 pub use policy::{PolicyVersion, StoredRule};
+pub use lifecycle::{AlertRow, HealthRow, LedgerRow};

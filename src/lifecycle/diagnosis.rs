@@ -1,0 +1,136 @@
+//! Every failure ends in one of a fixed set of categories, so an operator (and the
+//! planner) knows whether to wait, fix DNS, call the CA, or fix a deployment, instead of
+//! reading a stack of error text.
+
+use serde::Serialize;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Dns,
+    CaUnavailable,
+    RateLimited,
+    ChallengeFailed,
+    Unauthorized,
+    PolicyDenied,
+    PolicyViolation,
+    DeployPermission,
+    ReloadFailed,
+    VerifyUnreachable,
+    VerifyMismatch,
+}
+
+impl Category {
+    pub const ALL: [Category; 11] = [
+        Category::Dns,
+        Category::CaUnavailable,
+        Category::RateLimited,
+        Category::ChallengeFailed,
+        Category::Unauthorized,
+        Category::PolicyDenied,
+        Category::PolicyViolation,
+        Category::DeployPermission,
+        Category::ReloadFailed,
+        Category::VerifyUnreachable,
+        Category::VerifyMismatch,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Dns => "dns",
+            Category::CaUnavailable => "ca_unavailable",
+            Category::RateLimited => "rate_limited",
+            Category::ChallengeFailed => "challenge_failed",
+            Category::Unauthorized => "unauthorized",
+            Category::PolicyDenied => "policy_denied",
+            Category::PolicyViolation => "policy_violation",
+            Category::DeployPermission => "deploy_permission",
+            Category::ReloadFailed => "reload_failed",
+            Category::VerifyUnreachable => "verify_unreachable",
+            Category::VerifyMismatch => "verify_mismatch",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// What a person should do next; shown beside every failure.
+    pub fn next_step(self) -> &'static str {
+        match self {
+            Category::Dns => "check that the names resolve (and that the DNS-01 hook can write TXT records); certdeck retries with backoff",
+            Category::CaUnavailable => "the CA did not answer; certdeck retries with backoff and opens the authority's circuit after repeated failures; check the CA's status page or network path",
+            Category::RateLimited => "the CA's rate limit was hit; certdeck waits for the Retry-After time; reduce churn or use the fallback authority",
+            Category::ChallengeFailed => "the CA could not validate control of the names: check the HTTP-01 responder or webroot is reachable on port 80, or the DNS-01 TXT record",
+            Category::Unauthorized => "the CA refused the account or credential: check the credential reference and the account's authorization for these names",
+            Category::PolicyDenied => "the identity's profile does not allow this issuance: change the request or ask for an exception",
+            Category::PolicyViolation => "the CA returned a certificate that breaks the profile; it was not deployed: check the CA's profile configuration",
+            Category::DeployPermission => "certdeck could not write the target files: check directory ownership and modes for the user running certdeck",
+            Category::ReloadFailed => "the files were written but the reload command failed: run it by hand to see why, then `certdeck renew IDENTITY --now` resumes",
+            Category::VerifyUnreachable => "the endpoint did not answer a TLS handshake: check the service is up and the verify address is right",
+            Category::VerifyMismatch => "the endpoint still serves another certificate (issued but not served): check the reload really reloads and the target paths are the ones the server reads",
+        }
+    }
+
+    /// Failures the CA side causes count against the authority's circuit breaker;
+    /// deployment failures do not (the CA worked).
+    pub fn counts_against_authority(self) -> bool {
+        matches!(self, Category::CaUnavailable | Category::RateLimited)
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failure, explained: category, the underlying message, and (for rate limits) when
+/// the CA said to come back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    pub category: Category,
+    pub message: String,
+    /// Seconds the CA asked us to wait (Retry-After), when it said.
+    pub retry_after_secs: Option<i64>,
+}
+
+impl Diagnosis {
+    pub fn new(category: Category, message: impl Into<String>) -> Diagnosis {
+        Diagnosis {
+            category,
+            message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+    pub fn with_retry_after(mut self, secs: Option<i64>) -> Diagnosis {
+        self.retry_after_secs = secs;
+        self
+    }
+    pub fn next_step(&self) -> &'static str {
+        self.category.next_step()
+    }
+}
+
+impl fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.category, self.message)
+    }
+}
+
+impl std::error::Error for Diagnosis {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_category_round_trips_and_has_a_next_step() {
+        for c in Category::ALL {
+            assert_eq!(Category::parse(c.as_str()), Some(c));
+            assert!(!c.next_step().is_empty());
+        }
+        assert_eq!(Category::parse("nope"), None);
+    }
+}

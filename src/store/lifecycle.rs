@@ -1,0 +1,463 @@
+//! The lifecycle engine's tables: targets, jobs, revocations, authority health, the
+//! issuance ledger and alerts. Times certdeck compares are unix seconds.
+
+use super::db::{Read, Result, Tx};
+use crate::deploy::TargetSpec;
+use crate::lifecycle::{Category, Job, JobState};
+use crate::model::{AuthorityKind, Environment};
+use rusqlite::{params, OptionalExtension, Row};
+use time::OffsetDateTime;
+
+fn ts(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+fn from_ts(s: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(s).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// An authority's circuit breaker, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HealthRow {
+    pub authority_id: i64,
+    pub consecutive_failures: i64,
+    /// closed | open | half_open
+    pub state: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub opened_at: Option<OffsetDateTime>,
+    pub last_failure: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AlertRow {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub kind: String,
+    pub subject: String,
+    pub message: String,
+    pub resolved: bool,
+}
+
+/// One ledger entry the budgets count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    pub at: OffsetDateTime,
+    pub authority_id: i64,
+    pub identity_id: i64,
+    pub kind: String,
+    pub registered_domain: Option<String>,
+    pub san_set: String,
+}
+
+const JOB_COLUMNS: &str = "j.id, j.identity_id, i.name, j.authority_id, a.name, j.reason, j.state,
+    j.failed_step, j.diagnosis, j.message, j.attempts, j.next_attempt_at, j.order_ref,
+    j.key_staging, j.certificate_id, j.actor, j.created_at, j.updated_at";
+
+fn job_row(r: &Row<'_>) -> rusqlite::Result<Job> {
+    let state: String = r.get(6)?;
+    let failed: Option<String> = r.get(7)?;
+    let diag: Option<String> = r.get(8)?;
+    let next: Option<i64> = r.get(11)?;
+    Ok(Job {
+        id: r.get(0)?,
+        identity_id: r.get(1)?,
+        identity: r.get(2)?,
+        authority_id: r.get(3)?,
+        authority: r.get(4)?,
+        reason: r.get(5)?,
+        state: JobState::parse(&state).unwrap_or(JobState::Failed),
+        failed_step: failed.as_deref().and_then(JobState::parse),
+        diagnosis: diag.as_deref().and_then(Category::parse),
+        message: r.get(9)?,
+        attempts: r.get(10)?,
+        next_attempt_at: next.map(from_ts),
+        order_ref: r.get(12)?,
+        key_staging: r.get(13)?,
+        certificate_id: r.get(14)?,
+        actor: r.get(15)?,
+        created_at: from_ts(r.get(16)?),
+        updated_at: from_ts(r.get(17)?),
+    })
+}
+
+impl Tx<'_> {
+    pub fn update_authority(
+        &self,
+        id: i64,
+        kind: AuthorityKind,
+        environment: Option<Environment>,
+        settings: &serde_json::Value,
+        credential_ref: Option<&str>,
+    ) -> Result<()> {
+        self.tx.execute(
+            "UPDATE authorities SET kind = ?2, environment = ?3, settings = ?4, credential_ref = ?5 WHERE id = ?1",
+            params![id, kind.as_str(), environment.map(|e| e.as_str()), settings.to_string(), credential_ref],
+        )?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn update_identity(
+        &self,
+        id: i64,
+        owner_id: Option<i64>,
+        profile: Option<&str>,
+        authority_id: Option<i64>,
+        fallback_authority_id: Option<i64>,
+        environment: Option<Environment>,
+        sans: &[String],
+        key_type: Option<&str>,
+    ) -> Result<()> {
+        self.tx.execute(
+            "UPDATE identities SET owner_id = ?2, profile = ?3, authority_id = ?4,
+                 fallback_authority_id = ?5, environment = ?6, sans = ?7, key_type = ?8,
+                 managed_by = 'estate'
+             WHERE id = ?1",
+            params![
+                id,
+                owner_id,
+                profile,
+                authority_id,
+                fallback_authority_id,
+                environment.map(|e| e.as_str()),
+                serde_json::to_string(sans).unwrap_or_else(|_| "[]".into()),
+                key_type
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn replace_identity_targets(&self, identity_id: i64, targets: &[TargetSpec]) -> Result<()> {
+        self.tx.execute(
+            "DELETE FROM identity_targets WHERE identity_id = ?1",
+            [identity_id],
+        )?;
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO identity_targets (identity_id, position, kind, settings) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (n, t) in targets.iter().enumerate() {
+            st.execute(params![
+                identity_id,
+                n as i64,
+                t.kind,
+                serde_json::to_string(t).unwrap_or_else(|_| "{}".into())
+            ])?;
+        }
+        Ok(())
+    }
+
+    pub fn insert_job(
+        &self,
+        identity_id: i64,
+        authority_id: i64,
+        reason: &str,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<i64> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO jobs (identity_id, authority_id, reason, state, actor, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 'planned', ?4, ?5, ?5)",
+            )?
+            .execute(params![identity_id, authority_id, reason, actor, ts(now)])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Moves a job to `state` (clearing any failure: the step is being tried again).
+    pub fn set_job_state(&self, id: i64, state: JobState, now: OffsetDateTime) -> Result<()> {
+        let finished = state.is_final().then(|| ts(now));
+        self.tx
+            .prepare_cached(
+                "UPDATE jobs SET state = ?2, failed_step = NULL, next_attempt_at = NULL,
+                     updated_at = ?3, finished_at = COALESCE(?4, finished_at) WHERE id = ?1",
+            )?
+            .execute(params![id, state.as_str(), ts(now), finished])?;
+        Ok(())
+    }
+
+    pub fn set_job_authority(&self, id: i64, authority_id: i64) -> Result<()> {
+        self.tx.execute(
+            "UPDATE jobs SET authority_id = ?2 WHERE id = ?1",
+            params![id, authority_id],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_job_order_ref(&self, id: i64, order_ref: &str) -> Result<()> {
+        self.tx.execute(
+            "UPDATE jobs SET order_ref = ?2 WHERE id = ?1",
+            params![id, order_ref],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_job_key_staging(&self, id: i64, path: Option<&str>) -> Result<()> {
+        self.tx.execute(
+            "UPDATE jobs SET key_staging = ?2 WHERE id = ?1",
+            params![id, path],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_job_certificate(&self, id: i64, cert_id: i64) -> Result<()> {
+        self.tx.execute(
+            "UPDATE jobs SET certificate_id = ?2 WHERE id = ?1",
+            params![id, cert_id],
+        )?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn fail_job(
+        &self,
+        id: i64,
+        failed_step: JobState,
+        category: Category,
+        message: &str,
+        attempts: i64,
+        next_attempt_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE jobs SET state = 'failed', failed_step = ?2, diagnosis = ?3, message = ?4,
+                     attempts = ?5, next_attempt_at = ?6, updated_at = ?7 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                failed_step.as_str(),
+                category.as_str(),
+                message,
+                attempts,
+                ts(next_attempt_at),
+                ts(now)
+            ])?;
+        Ok(())
+    }
+
+    pub fn insert_revocation(
+        &self,
+        cert_id: i64,
+        authority_id: Option<i64>,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<()> {
+        self.tx.execute(
+            "INSERT OR REPLACE INTO revocations (certificate_id, authority_id, reason, revoked_at) VALUES (?1, ?2, ?3, ?4)",
+            params![cert_id, authority_id, reason, ts(at)],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_authority_health(&self, h: &HealthRow, now: OffsetDateTime) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO authority_health (authority_id, consecutive_failures, state, opened_at, last_failure, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (authority_id) DO UPDATE SET consecutive_failures = excluded.consecutive_failures,
+                 state = excluded.state, opened_at = excluded.opened_at,
+                 last_failure = excluded.last_failure, updated_at = excluded.updated_at",
+            params![h.authority_id, h.consecutive_failures, h.state, h.opened_at.map(ts), h.last_failure, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    pub fn insert_ledger(&self, e: &LedgerRow) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO issuance_ledger (at, authority_id, identity_id, kind, registered_domain, san_set)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![ts(e.at), e.authority_id, e.identity_id, e.kind, e.registered_domain, e.san_set])?;
+        Ok(())
+    }
+
+    pub fn insert_alert(
+        &self,
+        at: OffsetDateTime,
+        kind: &str,
+        subject: &str,
+        message: &str,
+    ) -> Result<i64> {
+        self.tx.execute(
+            "INSERT INTO alerts (at, kind, subject, message) VALUES (?1, ?2, ?3, ?4)",
+            params![ts(at), kind, subject, message],
+        )?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    pub fn resolve_alerts(&self, kind: &str, subject: &str, at: OffsetDateTime) -> Result<usize> {
+        Ok(self.tx.execute(
+            "UPDATE alerts SET resolved_at = ?3 WHERE kind = ?1 AND subject = ?2 AND resolved_at IS NULL",
+            params![kind, subject, ts(at)],
+        )?)
+    }
+}
+
+impl Read<'_> {
+    pub fn identity_targets(&self, identity_id: i64) -> Result<Vec<TargetSpec>> {
+        let mut st = self.c.prepare_cached(
+            "SELECT settings FROM identity_targets WHERE identity_id = ?1 ORDER BY position",
+        )?;
+        let rows = st.query_map([identity_id], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for s in rows {
+            let s = s?;
+            let t: TargetSpec = serde_json::from_str(&s).map_err(|e| {
+                super::StoreError::Invalid(format!("stored target of identity {identity_id}: {e}"))
+            })?;
+            out.push(t);
+        }
+        Ok(out)
+    }
+
+    /// The identity's fallback authority name, when it has one.
+    pub fn identity_fallback_authority(&self, identity_id: i64) -> Result<Option<String>> {
+        Ok(self
+            .c
+            .prepare_cached(
+                "SELECT a.name FROM identities i JOIN authorities a ON a.id = i.fallback_authority_id WHERE i.id = ?1",
+            )?
+            .query_row([identity_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn job(&self, id: i64) -> Result<Option<Job>> {
+        Ok(self
+            .c
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs j JOIN identities i ON i.id = j.identity_id
+                 JOIN authorities a ON a.id = j.authority_id WHERE j.id = ?1"
+            ))?
+            .query_row([id], job_row)
+            .optional()?)
+    }
+
+    /// The identity's unfinished job, if any (at most one is ever open).
+    pub fn open_job(&self, identity_id: i64) -> Result<Option<Job>> {
+        Ok(self
+            .c
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs j JOIN identities i ON i.id = j.identity_id
+                 JOIN authorities a ON a.id = j.authority_id
+                 WHERE j.identity_id = ?1 AND j.state NOT IN ('verified', 'cancelled')
+                 ORDER BY j.id DESC LIMIT 1"
+            ))?
+            .query_row([identity_id], job_row)
+            .optional()?)
+    }
+
+    /// Jobs, newest first; `failed_only` keeps failed ones; `open_only` unfinished ones.
+    pub fn jobs(&self, failed_only: bool, open_only: bool, limit: i64) -> Result<Vec<Job>> {
+        let clause = match (failed_only, open_only) {
+            (true, _) => "WHERE j.state = 'failed'",
+            (false, true) => "WHERE j.state NOT IN ('verified', 'cancelled')",
+            _ => "",
+        };
+        let mut st = self.c.prepare(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN identities i ON i.id = j.identity_id
+             JOIN authorities a ON a.id = j.authority_id {clause} ORDER BY j.id DESC LIMIT ?1"
+        ))?;
+        let rows = st.query_map([limit], job_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Finished jobs of the last window (for the failure-rate alert): (verified, failed).
+    pub fn job_outcomes_since(&self, since: OffsetDateTime) -> Result<(i64, i64)> {
+        Ok(self.c.query_row(
+            "SELECT COALESCE(SUM(state = 'verified'), 0), COALESCE(SUM(state = 'failed'), 0)
+             FROM jobs WHERE updated_at >= ?1",
+            [ts(since)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    pub fn revocations_for_authority(
+        &self,
+        authority_id: i64,
+    ) -> Result<Vec<crate::ca::RevokedEntry>> {
+        let mut st = self.c.prepare_cached(
+            "SELECT c.serial, r.revoked_at, r.reason FROM revocations r
+             JOIN certificates c ON c.id = r.certificate_id WHERE r.authority_id = ?1 ORDER BY r.revoked_at",
+        )?;
+        let rows = st.query_map([authority_id], |r| {
+            Ok(crate::ca::RevokedEntry {
+                serial: r.get(0)?,
+                revoked_at: from_ts(r.get(1)?),
+                reason: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn authority_health(&self, authority_id: i64) -> Result<Option<HealthRow>> {
+        Ok(self
+            .c
+            .prepare_cached(
+                "SELECT authority_id, consecutive_failures, state, opened_at, last_failure
+                 FROM authority_health WHERE authority_id = ?1",
+            )?
+            .query_row([authority_id], |r| {
+                let opened: Option<i64> = r.get(3)?;
+                Ok(HealthRow {
+                    authority_id: r.get(0)?,
+                    consecutive_failures: r.get(1)?,
+                    state: r.get(2)?,
+                    opened_at: opened.map(from_ts),
+                    last_failure: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Ledger entries of an authority at or after `since`.
+    pub fn ledger_since(&self, authority_id: i64, since: OffsetDateTime) -> Result<Vec<LedgerRow>> {
+        let mut st = self.c.prepare_cached(
+            "SELECT at, authority_id, identity_id, kind, registered_domain, san_set
+             FROM issuance_ledger WHERE authority_id = ?1 AND at >= ?2 ORDER BY at",
+        )?;
+        let rows = st.query_map(params![authority_id, ts(since)], |r| {
+            Ok(LedgerRow {
+                at: from_ts(r.get(0)?),
+                authority_id: r.get(1)?,
+                identity_id: r.get(2)?,
+                kind: r.get(3)?,
+                registered_domain: r.get(4)?,
+                san_set: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn alerts(&self, unresolved_only: bool) -> Result<Vec<AlertRow>> {
+        let clause = if unresolved_only {
+            "WHERE resolved_at IS NULL"
+        } else {
+            ""
+        };
+        let mut st = self.c.prepare(&format!(
+            "SELECT id, at, kind, subject, message, resolved_at FROM alerts {clause} ORDER BY id DESC LIMIT 500"
+        ))?;
+        let rows = st.query_map([], |r| {
+            let resolved: Option<i64> = r.get(5)?;
+            Ok(AlertRow {
+                id: r.get(0)?,
+                at: from_ts(r.get(1)?),
+                kind: r.get(2)?,
+                subject: r.get(3)?,
+                message: r.get(4)?,
+                resolved: resolved.is_some(),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Count of ledger rows (tests and benches check "exactly one order").
+    pub fn ledger_count(&self, kind: &str) -> Result<i64> {
+        Ok(self.c.query_row(
+            "SELECT COUNT(*) FROM issuance_ledger WHERE kind = ?1",
+            [kind],
+            |r| r.get(0),
+        )?)
+    }
+}

@@ -1,0 +1,446 @@
+//! The lifecycle engine with the local CA and a real nginx: estate files, issuance,
+//! deployment, reload, verification, and every way that can fail.
+
+#[path = "support/servers.rs"]
+mod servers;
+mod support;
+
+use certdeck::ca::Standard;
+use certdeck::lifecycle::estate::Estate;
+use certdeck::lifecycle::{Category, JobState};
+use certdeck::ops::lifecycle::{self as lc, RunOptions};
+use certdeck::ops::Ctx;
+use certdeck::testing;
+use servers::Nginx;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+const T0: OffsetDateTime = datetime!(2026-11-29 12:00 UTC);
+
+/// An estate with a generated local CA and one identity deployed to `nginx`.
+fn estate_text(dir: &Path, nginx: Option<&Nginx>, reload: Option<&str>, extra: &str) -> String {
+    let d = dir.display();
+    let (cert, key, verify, reload) = match nginx {
+        Some(n) => (
+            n.cert_path().display().to_string(),
+            n.key_path().display().to_string(),
+            format!("verify = \"{}\"\n", n.addr()),
+            reload
+                .map(str::to_string)
+                .unwrap_or_else(|| n.reload_command()),
+        ),
+        None => (
+            format!("{d}/deploy/www.pem"),
+            format!("{d}/deploy/www.key"),
+            String::new(),
+            reload.unwrap_or("true").to_string(),
+        ),
+    };
+    format!(
+        r#"
+[[owner]]
+name = "edge-team"
+contact = "edge-oncall@example.com"
+
+[[authority]]
+name = "internal"
+kind = "local"
+ca_cert = "{d}/ca/ca.pem"
+credential = "file:{d}/ca/ca.key"
+crl = "{d}/ca/ca.crl"
+validity_days = 30
+
+[[identity]]
+name = "www"
+owner = "edge-team"
+authority = "internal"
+environment = "prod"
+sans = ["www.example.test", "example.test"]
+key = "ecdsa-p256"
+{extra}
+[[identity.target]]
+cert = "{cert}"
+key = "{key}"
+reload = "{reload}"
+{verify}"#
+    )
+}
+
+fn fast(ctx: &mut Ctx, verify_attempts: u32) -> RunOptions {
+    ctx.config.lifecycle.verify_attempts = verify_attempts;
+    ctx.config.lifecycle.verify_interval_ms = 100;
+    ctx.config.lifecycle.verify_timeout_seconds = 2;
+    RunOptions::from_ctx(ctx, false)
+}
+
+fn parse(text: &str) -> Estate {
+    Estate::parse(text, Path::new("estate.toml")).expect("estate parses")
+}
+
+#[test]
+fn applying_an_estate_file_twice_changes_nothing_the_second_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    let estate = parse(&estate_text(dir.path(), None, None, ""));
+    let plan = lc::plan_estate(&ctx, &estate).unwrap();
+    assert_eq!(plan.changes().count(), 3, "{}", plan.render());
+    assert!(plan.render().contains("+ identity www"));
+    // A dry run (the plan alone) changed nothing.
+    assert!(ctx.store.read().identity_by_name("www").unwrap().is_none());
+
+    lc::apply_estate(&mut ctx, &alice, &estate).unwrap();
+    let audit_after_first = ctx.store.read().audit_count().unwrap();
+    let again = lc::apply_estate(&mut ctx, &alice, &estate).unwrap();
+    assert!(again.is_empty(), "{}", again.render());
+    assert_eq!(ctx.store.read().audit_count().unwrap(), audit_after_first);
+
+    // export-config writes the same estate: applying the export changes nothing.
+    let exported = lc::current_estate(ctx.store.read()).unwrap();
+    let text = toml::to_string(&exported).unwrap();
+    let reparsed = parse(&text);
+    assert!(
+        lc::plan_estate(&ctx, &reparsed).unwrap().is_empty(),
+        "{text}"
+    );
+
+    // A changed field is an update naming the field.
+    let changed = parse(
+        &estate_text(dir.path(), None, None, "")
+            .replace("\"example.test\"]", "\"api.example.test\"]"),
+    );
+    let plan = lc::plan_estate(&ctx, &changed).unwrap();
+    let r = plan.render();
+    assert!(r.contains("~ identity www") && r.contains("sans:"), "{r}");
+}
+
+#[test]
+fn an_identity_is_issued_deployed_reloaded_and_verified_against_nginx() {
+    let nginx = Nginx::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, clock, alice) = testing::ctx_at(T0);
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &parse(&estate_text(dir.path(), Some(&nginx), None, "")),
+    )
+    .unwrap();
+    let opts = fast(&mut ctx, 100);
+    let out = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+    assert!(
+        out.diagnosis.is_none(),
+        "{:?} / nginx: {}",
+        out.diagnosis,
+        nginx.error_log()
+    );
+    assert_eq!(out.job.state, JobState::Verified);
+    assert_eq!(out.job.reason, "first");
+    let fp = out.fingerprint.clone().unwrap();
+
+    // nginx serves exactly the issued certificate.
+    let served = certdeck::deploy::verify::served_fingerprint(
+        &nginx.addr(),
+        "www.example.test",
+        std::time::Duration::from_secs(2),
+    )
+    .unwrap();
+    assert_eq!(served, fp);
+    // The key file is private, and the identity's current certificate is the new one.
+    let mode = std::fs::metadata(nginx.key_path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let ident = ctx.store.read().identity_by_name("www").unwrap().unwrap();
+    let row = ctx
+        .store
+        .read()
+        .certificate_row(ident.current_certificate_id.unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.fingerprint_sha256, fp);
+    assert_eq!(row.identity.as_deref(), Some("www"));
+    assert_eq!(row.owner.as_deref(), Some("edge-team"));
+    assert!(row.sans.contains(&"example.test".to_string()));
+    // No staged key is left behind.
+    assert!(!Path::new(&format!("{}.certdeck-pending", nginx.key_path().display())).exists());
+
+    // Renewing again replaces it; the old one is superseded, and nginx serves the new one.
+    clock.advance(time::Duration::days(20));
+    let out2 = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+    assert!(out2.diagnosis.is_none(), "{:?}", out2.diagnosis);
+    let fp2 = out2.fingerprint.unwrap();
+    assert_ne!(fp, fp2);
+    assert_eq!(out2.job.reason, "manual");
+    let served = certdeck::deploy::verify::served_fingerprint(
+        &nginx.addr(),
+        "www.example.test",
+        std::time::Duration::from_secs(2),
+    )
+    .unwrap();
+    assert_eq!(served, fp2);
+    assert_eq!(row_status(&ctx, &fp), "superseded");
+
+    // The private key never entered the store or the audit log.
+    let key_pem = std::fs::read_to_string(nginx.key_path()).unwrap();
+    let audit = ctx.store.read().audit_records(&Default::default()).unwrap();
+    let all = serde_json::to_string(&audit).unwrap();
+    assert!(!all.contains("PRIVATE KEY"));
+    assert!(!all.contains(key_pem.lines().nth(1).unwrap()));
+    let actions: Vec<&str> = audit.iter().map(|r| r.action.as_str()).collect();
+    for a in [
+        "job.plan",
+        "job.ordering",
+        "certificate.issue",
+        "job.issued",
+        "job.deploying",
+        "job.deployed",
+        "job.verifying",
+        "job.verified",
+    ] {
+        assert!(actions.contains(&a), "audit lacks {a}: {actions:?}");
+    }
+}
+
+fn row_status(ctx: &Ctx, fp: &str) -> String {
+    let id = ctx
+        .store
+        .read()
+        .certificates_by_fingerprint_prefix(fp)
+        .unwrap()[0];
+    ctx.store
+        .read()
+        .certificate_row(id)
+        .unwrap()
+        .unwrap()
+        .status
+        .as_str()
+        .to_string()
+}
+
+#[test]
+fn a_failing_reload_is_reload_failed_backs_off_and_resumes_without_a_second_order() {
+    let nginx = Nginx::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, clock, alice) = testing::ctx_at(T0);
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &parse(&estate_text(
+            dir.path(),
+            Some(&nginx),
+            Some("echo no such service >&2; exit 4"),
+            "",
+        )),
+    )
+    .unwrap();
+    let opts = fast(&mut ctx, 3);
+    let out = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+    let d = out.diagnosis.expect("reload failure is diagnosed");
+    assert_eq!(d.category, Category::ReloadFailed);
+    assert!(d.message.contains("no such service"), "{}", d.message);
+    assert_eq!(out.job.state, JobState::Failed);
+    assert_eq!(out.job.failed_step, Some(JobState::Deploying));
+    assert_eq!(out.job.attempts, 1);
+    assert_eq!(out.job.next_attempt_at, Some(T0 + time::Duration::hours(1)));
+
+    // Still backing off: a plain retry is refused, --now overrides.
+    let err = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap_err();
+    assert!(err.to_string().contains("backs off"), "{err}");
+    // A second failure doubles the backoff.
+    let now_opts = RunOptions {
+        now: true,
+        ..opts.clone()
+    };
+    let out = lc::renew(&mut ctx, &alice, "www", &now_opts, &Standard::default()).unwrap();
+    assert_eq!(out.job.attempts, 2);
+    assert_eq!(out.job.next_attempt_at, Some(T0 + time::Duration::hours(2)));
+
+    // Fix the reload command; once the backoff has passed the same job resumes at
+    // deploying with the certificate already issued.
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &parse(&estate_text(dir.path(), Some(&nginx), None, "")),
+    )
+    .unwrap();
+    clock.advance(time::Duration::hours(3));
+    let resumed = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+    assert!(resumed.diagnosis.is_none(), "{:?}", resumed.diagnosis);
+    assert_eq!(resumed.job.id, out.job.id);
+    assert_eq!(
+        ctx.store.read().ledger_count("certificate").unwrap(),
+        1,
+        "exactly one certificate issued"
+    );
+}
+
+#[test]
+fn nginx_not_reloaded_is_verify_mismatch_never_success() {
+    let nginx = Nginx::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &parse(&estate_text(dir.path(), Some(&nginx), Some("true"), "")),
+    )
+    .unwrap();
+    let opts = fast(&mut ctx, 2);
+    let out = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+    let d = out.diagnosis.expect("mismatch is a failure");
+    assert_eq!(d.category, Category::VerifyMismatch);
+    assert!(d.message.contains("issued but not served"), "{}", d.message);
+    // The certificate exists in the inventory but is not the identity's current one.
+    let ident = ctx.store.read().identity_by_name("www").unwrap().unwrap();
+    assert_eq!(ident.current_certificate_id, None);
+    assert!(out.job.certificate_id.is_some());
+}
+
+#[test]
+fn an_endpoint_that_does_not_answer_is_verify_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    let port = servers::free_port();
+    let text =
+        estate_text(dir.path(), None, None, "") + &format!("verify = \"127.0.0.1:{port}\"\n");
+    lc::apply_estate(&mut ctx, &alice, &parse(&text)).unwrap();
+    let opts = fast(&mut ctx, 1);
+    let out = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+    assert_eq!(out.diagnosis.unwrap().category, Category::VerifyUnreachable);
+}
+
+#[test]
+fn an_unwritable_target_is_deploy_permission() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    // A path below a regular file cannot be written, even by root.
+    let text = estate_text(dir.path(), None, None, "").replace(
+        &format!("{}/deploy/www.pem", dir.path().display()),
+        "/dev/null/www.pem",
+    );
+    lc::apply_estate(&mut ctx, &alice, &parse(&text)).unwrap();
+    let opts = fast(&mut ctx, 1);
+    let out = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+    let d = out.diagnosis.unwrap();
+    assert_eq!(d.category, Category::DeployPermission);
+    assert!(d.message.contains("/dev/null/www.pem"), "{}", d.message);
+}
+
+#[test]
+fn prod_identities_are_never_issued_by_a_nonprod_authority() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    let text = estate_text(dir.path(), None, None, "").replace(
+        "validity_days = 30",
+        "validity_days = 30\nenvironment = \"nonprod\"",
+    );
+    lc::apply_estate(&mut ctx, &alice, &parse(&text)).unwrap();
+    let opts = fast(&mut ctx, 1);
+    let out = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+    let d = out.diagnosis.unwrap();
+    assert_eq!(d.category, Category::PolicyDenied);
+    assert_eq!(out.job.failed_step, Some(JobState::Planned));
+    assert_eq!(ctx.store.read().certificate_count().unwrap(), 0);
+}
+
+#[test]
+fn every_key_type_is_issued_by_the_local_ca() {
+    for key in ["ecdsa-p384", "ed25519", "rsa-2048"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+        let text = estate_text(dir.path(), None, None, "")
+            .replace("key = \"ecdsa-p256\"", &format!("key = \"{key}\""));
+        lc::apply_estate(&mut ctx, &alice, &parse(&text)).unwrap();
+        let opts = fast(&mut ctx, 1);
+        let out = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+        assert!(out.diagnosis.is_none(), "{key}: {:?}", out.diagnosis);
+        let key_file = dir.path().join("deploy/www.key");
+        assert_eq!(
+            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(std::fs::read_to_string(&key_file)
+            .unwrap()
+            .contains("PRIVATE KEY"));
+        let chain = std::fs::read_to_string(dir.path().join("deploy/www.pem")).unwrap();
+        assert_eq!(
+            chain.matches("BEGIN CERTIFICATE").count(),
+            1,
+            "a root is not sent in the chain"
+        );
+    }
+}
+
+#[test]
+fn revoking_a_local_ca_certificate_writes_a_crl_listing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &parse(&estate_text(dir.path(), None, None, "")),
+    )
+    .unwrap();
+    let opts = fast(&mut ctx, 1);
+    let out = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+    let cert_id = out.job.certificate_id.unwrap();
+    lc::revoke(
+        &mut ctx,
+        &alice,
+        cert_id,
+        "key_compromise",
+        &Standard::default(),
+    )
+    .unwrap();
+    let row = ctx.store.read().certificate_row(cert_id).unwrap().unwrap();
+    assert_eq!(row.status.as_str(), "revoked");
+    let crl_pem = std::fs::read_to_string(dir.path().join("ca/ca.crl")).unwrap();
+    let der = pem_body(&crl_pem);
+    use x509_parser::prelude::FromDer;
+    let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der).unwrap();
+    let serials: Vec<String> = crl
+        .iter_revoked_certificates()
+        .map(|r| hex::encode(r.raw_serial()))
+        .collect();
+    assert_eq!(serials, vec![row.serial.clone()]);
+}
+
+fn pem_body(pem: &str) -> Vec<u8> {
+    use base64::Engine;
+    let b: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(b).unwrap()
+}
+
+#[test]
+fn a_process_killed_mid_job_resumes_and_orders_exactly_one_certificate() {
+    let deck = support::Deck::new();
+    let dir = deck.dir.path();
+    let estate = dir.join("estate.toml");
+    let run = |args: &[&str]| deck.cmd().args(args).output().unwrap();
+    // The reload command kills certdeck itself (its parent): the job dies while deploying.
+    std::fs::write(&estate, estate_text(dir, None, Some("kill -9 $PPID"), "")).unwrap();
+    let (code, _, err) = deck.run(&["apply", estate.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let out = run(&["renew", "www"]);
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        Some(9)
+    );
+    let jobs = deck.json(&["jobs", "--json"]);
+    assert_eq!(jobs[0]["state"], "deploying", "{jobs}");
+
+    // Fixed reload, run again: the same job finishes with the certificate it already had.
+    std::fs::write(&estate, estate_text(dir, None, Some("true"), "")).unwrap();
+    assert_eq!(deck.run(&["apply", estate.to_str().unwrap()]).0, 0);
+    let (code, out, err) = deck.run(&["renew", "www"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("verified"), "{out}");
+    let (ctx, _, _) = testing::ctx_on(&deck.db, T0);
+    assert_eq!(ctx.store.read().ledger_count("certificate").unwrap(), 1);
+    let jobs = ctx.store.read().jobs(false, false, 10).unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].state, JobState::Verified);
+}
