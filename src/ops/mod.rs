@@ -6,8 +6,8 @@
 pub mod access;
 pub mod import;
 pub mod inventory;
-pub mod policy;
 pub mod lifecycle;
+pub mod policy;
 
 use crate::access::{Activity, Denied};
 use crate::audit::Entry;

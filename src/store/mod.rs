@@ -7,13 +7,13 @@ mod audit;
 mod certificates;
 mod db;
 mod inventory;
-mod policy;
 mod lifecycle;
+mod policy;
 mod sources;
 
 pub use access::Operator;
 pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
-pub use policy::{PolicyVersion, StoredRule};
 pub use lifecycle::{AlertRow, HealthRow, LedgerRow};
+pub use policy::{PolicyVersion, StoredRule};
