@@ -326,32 +326,34 @@ impl SortKey {
         Ok((key, desc))
     }
 
-    pub fn sort(self, rows: &mut [CertRow], descending: bool) {
-        use std::cmp::Ordering;
-        let cmp = |a: &CertRow, b: &CertRow| -> Ordering {
-            let o = match self {
-                SortKey::NotAfter => a.not_after.cmp(&b.not_after),
-                SortKey::NotBefore => a.not_before.cmp(&b.not_before),
-                SortKey::Name => a
-                    .display_name()
-                    .to_lowercase()
-                    .cmp(&b.display_name().to_lowercase()),
-                SortKey::Owner => a.owner.cmp(&b.owner),
-                SortKey::Authority => a
-                    .authority
-                    .cmp(&b.authority)
-                    .then(a.issuer_cn.cmp(&b.issuer_cn)),
-                SortKey::Environment => a.environment.cmp(&b.environment),
-                SortKey::Serial => a.serial.cmp(&b.serial),
-                SortKey::Key => (&a.key_algorithm, a.key_bits).cmp(&(&b.key_algorithm, b.key_bits)),
-                SortKey::Status => a.status.as_str().cmp(b.status.as_str()),
-            };
-            o.then(a.id.cmp(&b.id))
+    /// The order of two rows by this key, ties broken by id so every sort is stable
+    /// and the same everywhere (CLI and console).
+    pub fn compare(self, a: &CertRow, b: &CertRow) -> std::cmp::Ordering {
+        let o = match self {
+            SortKey::NotAfter => a.not_after.cmp(&b.not_after),
+            SortKey::NotBefore => a.not_before.cmp(&b.not_before),
+            SortKey::Name => a
+                .display_name()
+                .to_lowercase()
+                .cmp(&b.display_name().to_lowercase()),
+            SortKey::Owner => a.owner.cmp(&b.owner),
+            SortKey::Authority => a
+                .authority
+                .cmp(&b.authority)
+                .then(a.issuer_cn.cmp(&b.issuer_cn)),
+            SortKey::Environment => a.environment.cmp(&b.environment),
+            SortKey::Serial => a.serial.cmp(&b.serial),
+            SortKey::Key => (&a.key_algorithm, a.key_bits).cmp(&(&b.key_algorithm, b.key_bits)),
+            SortKey::Status => a.status.as_str().cmp(b.status.as_str()),
         };
+        o.then(a.id.cmp(&b.id))
+    }
+
+    pub fn sort(self, rows: &mut [CertRow], descending: bool) {
         if descending {
-            rows.sort_by(|a, b| cmp(b, a));
+            rows.sort_by(|a, b| self.compare(b, a));
         } else {
-            rows.sort_by(cmp);
+            rows.sort_by(|a, b| self.compare(a, b));
         }
     }
 }

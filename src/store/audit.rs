@@ -156,7 +156,7 @@ impl Read<'_> {
     }
 }
 
-fn audit_row(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
+pub(super) fn audit_row(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
     let at: String = r.get(1)?;
     let details: String = r.get(9)?;
     let origin: String = r.get(10)?;

@@ -5,6 +5,7 @@
 mod access;
 mod audit;
 mod certificates;
+mod console;
 mod db;
 mod inventory;
 mod lifecycle;
@@ -14,6 +15,7 @@ mod sources;
 pub use access::Operator;
 pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
+pub use console::{AuditSearch, Dashboard, EstateCounts, NameCount};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
 pub use lifecycle::{AlertRow, HealthRow, LedgerRow};
 pub use policy::{PolicyVersion, StoredRule};

@@ -1,0 +1,273 @@
+//! The first screen: how the estate stands right now. Counts, a 13-week expiry timeline,
+//! who and which CAs have the most certificates expiring in the next 30 days, and the
+//! latest audit events. Everything comes from aggregate queries (`store::console`), so
+//! it draws before the full inventory has loaded.
+
+use super::{Flow, View, ViewSpec};
+use crate::model::{AuditRecord, ExpiryBand};
+use crate::store::{AuditQuery, Dashboard};
+use crate::tui::action::Action;
+use crate::tui::app::Shared;
+use crate::tui::widgets::{band_scope, fit, text};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Paragraph};
+use ratatui::Frame;
+
+pub const SPECS: &[ViewSpec] = &[ViewSpec {
+    name: "dash",
+    aliases: &["dashboard", "home"],
+    about: "estate at a glance: counts, expiry timeline, top owners and CAs",
+    open: DashboardView::open,
+}];
+
+pub const WEEKS: usize = 13;
+pub const SOON_DAYS: i64 = 30;
+
+pub struct DashboardView {
+    data: Result<Dashboard, String>,
+    recent: Vec<AuditRecord>,
+}
+
+impl DashboardView {
+    pub fn open(sh: &mut Shared) -> Box<dyn View> {
+        let mut v = DashboardView {
+            data: Err("loading".into()),
+            recent: Vec::new(),
+        };
+        v.refresh(sh);
+        Box::new(v)
+    }
+}
+
+impl View for DashboardView {
+    fn name(&self) -> &'static str {
+        "dash"
+    }
+
+    fn title(&self, _sh: &Shared) -> String {
+        "Dashboard".into()
+    }
+
+    fn refresh(&mut self, sh: &mut Shared) {
+        let read = sh.ctx.store.read();
+        self.data = read
+            .dashboard(sh.now(), WEEKS, SOON_DAYS, 5)
+            .map_err(|e| e.to_string());
+        self.recent = read
+            .audit_records(&AuditQuery {
+                limit: Some(12),
+                ..Default::default()
+            })
+            .unwrap_or_default();
+    }
+
+    fn on_action(&mut self, _a: &Action, _sh: &mut Shared) -> Flow {
+        Flow::Ignored
+    }
+
+    fn render(&mut self, f: &mut Frame, area: Rect, sh: &Shared) {
+        let d = match &self.data {
+            Ok(d) => d,
+            Err(e) => {
+                f.render_widget(
+                    Paragraph::new(Span::styled(text(e).into_owned(), sh.theme.style("ui.error"))),
+                    area,
+                );
+                return;
+            }
+        };
+        let [counts, middle, recent] = Layout::vertical([
+            Constraint::Length(2),
+            Constraint::Min(8),
+            Constraint::Length(if area.height > 30 { 12 } else { 5 }),
+        ])
+        .areas(area);
+        render_counts(f, counts, sh, d);
+        let [chart, tops] =
+            Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)])
+                .areas(middle);
+        render_chart(f, chart, sh, d);
+        render_tops(f, tops, sh, d);
+        render_recent(f, recent, sh, &self.recent);
+    }
+}
+
+fn render_counts(f: &mut Frame, area: Rect, sh: &Shared, d: &Dashboard) {
+    let c = &d.counts;
+    let st = |s: &str| sh.theme.style(s);
+    let sym = |b: ExpiryBand| b.symbol(sh.unicode);
+    let item = |label: &str, n: i64, scope: &str, mark: &str| -> Vec<Span<'static>> {
+        vec![
+            Span::styled(format!(" {label} "), st("ui.label")),
+            Span::styled(
+                format!("{n}{}{mark}", if mark.is_empty() { "" } else { " " }),
+                if n > 0 { st(scope) } else { st("ui.value.strong") },
+            ),
+            Span::raw("  "),
+        ]
+    };
+    let mut l1 = item("Certificates", c.total, "ui.value.strong", "");
+    l1.extend(item("Expired", c.expired, band_scope(ExpiryBand::Expired), sym(ExpiryBand::Expired)));
+    l1.extend(item("≤7 days", c.within_7_days, band_scope(ExpiryBand::Within7Days), sym(ExpiryBand::Within7Days)));
+    let mut l2 = item("≤30 days", c.within_30_days, band_scope(ExpiryBand::Within30Days), sym(ExpiryBand::Within30Days));
+    l2.extend(item("Unowned", c.unowned, "flag.unowned", ""));
+    l2.extend(item("Weak crypto", c.weak, "flag.weak", ""));
+    let lines = if area.width >= 110 {
+        let mut all = l1;
+        all.extend(l2);
+        vec![Line::from(all)]
+    } else {
+        vec![Line::from(l1), Line::from(l2)]
+    };
+    let lines: Vec<Line> = if sh.unicode {
+        lines
+    } else {
+        lines
+            .into_iter()
+            .map(|l| {
+                Line::from(
+                    l.spans
+                        .into_iter()
+                        .map(|s| Span::styled(s.content.replace('≤', "<="), s.style))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect()
+    };
+    f.render_widget(Paragraph::new(lines), area);
+}
+
+fn render_chart(f: &mut Frame, area: Rect, sh: &Shared, d: &Dashboard) {
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_style(sh.theme.style("ui.border"))
+        .title(Span::styled(" Expiring per week, next 13 weeks ", sh.theme.style("ui.title")));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let n = d.weekly_expiry.len().max(1) as u16;
+    let bar_w = (inner.width.saturating_sub(n - 1) / n).clamp(1, 6);
+    let now = sh.now();
+    let bars: Vec<Bar> = d
+        .weekly_expiry
+        .iter()
+        .enumerate()
+        .map(|(i, &count)| {
+            let start = (now + time::Duration::weeks(i as i64)).date();
+            let label = if bar_w >= 5 {
+                format!("{:02}/{:02}", start.month() as u8, start.day())
+            } else if bar_w >= 3 {
+                format!("w{}", i + 1)
+            } else {
+                format!("{}", i + 1)
+            };
+            let scope = if i < 1 { "chart.bar.urgent" } else { "chart.bar" };
+            Bar::default()
+                .value(count as u64)
+                .label(Line::from(fit(&label, bar_w as usize, sh.unicode)))
+                .style(sh.theme.style(scope))
+                .value_style(sh.theme.style("ui.selection"))
+        })
+        .collect();
+    let chart = BarChart::default()
+        .data(BarGroup::default().bars(&bars))
+        .bar_width(bar_w)
+        .bar_gap(1)
+        .bar_set(if sh.unicode {
+            ratatui::symbols::bar::NINE_LEVELS
+        } else {
+            ratatui::symbols::bar::THREE_LEVELS
+        });
+    f.render_widget(chart, inner);
+}
+
+fn render_tops(f: &mut Frame, area: Rect, sh: &Shared, d: &Dashboard) {
+    let st = |s: &str| sh.theme.style(s);
+    let le = if sh.unicode { "≤" } else { "<=" };
+    let block = Block::default()
+        .borders(Borders::TOP | Borders::LEFT)
+        .border_style(st("ui.border"))
+        .title(Span::styled(format!(" Expiring {le}{SOON_DAYS}d by "), st("ui.title")));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let w = inner.width as usize;
+    let mut lines = vec![Line::from(Span::styled("owner", st("ui.tree.group")))];
+    let row = |name: Option<&str>, n: i64, none: &str| -> Line<'static> {
+        let count = format!("{n:>5}");
+        let label = name.map(|s| text(s).into_owned()).unwrap_or_else(|| none.to_string());
+        Line::from(vec![
+            Span::styled(
+                format!(" {:<width$}", fit(&label, w.saturating_sub(7), sh.unicode), width = w.saturating_sub(7)),
+                if name.is_none() { st("flag.unowned") } else { st("ui.text") },
+            ),
+            Span::styled(count, st("expiry.month")),
+        ])
+    };
+    let per = (inner.height as usize).saturating_sub(2) / 2;
+    for n in d.top_owners.iter().take(per.max(1)) {
+        lines.push(row(n.name.as_deref(), n.count, "(unowned)"));
+    }
+    if d.top_owners.is_empty() {
+        lines.push(Line::from(Span::styled(" none", st("ui.text.dim"))));
+    }
+    lines.push(Line::from(Span::styled("CA", st("ui.tree.group"))));
+    for n in d.top_authorities.iter().take(per.max(1)) {
+        lines.push(row(n.name.as_deref(), n.count, "(unknown)"));
+    }
+    if d.top_authorities.is_empty() {
+        lines.push(Line::from(Span::styled(" none", st("ui.text.dim"))));
+    }
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn render_recent(f: &mut Frame, area: Rect, sh: &Shared, recs: &[AuditRecord]) {
+    let st = |s: &str| sh.theme.style(s);
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_style(st("ui.border"))
+        .title(Span::styled(" Recent audit events (:audit) ", st("ui.title")));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let lines: Vec<Line> = recs
+        .iter()
+        .take(inner.height as usize)
+        .map(|r| audit_line(sh, r, inner.width as usize))
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// One audit record on one line: time, actor, action, object, outcome.
+pub fn audit_line(sh: &Shared, r: &AuditRecord, width: usize) -> Line<'static> {
+    let st = |s: &str| sh.theme.style(s);
+    let at = r.at;
+    let when = format!(
+        "{} {:02}:{:02}",
+        at.date(),
+        at.hour(),
+        at.minute()
+    );
+    let outcome_style: Style = match r.outcome.as_str() {
+        "success" => st("ui.text.dim"),
+        _ => st("ui.error"),
+    };
+    let object = format!("{}:{}", r.object_type, short_object(&r.object_id));
+    let fixed = when.len() + 1 + 10 + 1 + 18 + 1 + 8;
+    let obj_w = width.saturating_sub(fixed);
+    Line::from(vec![
+        Span::styled(format!("{when} "), st("ui.text.dim")),
+        Span::styled(format!("{:<10} ", fit(&text(&r.actor), 10, sh.unicode)), st("ui.text")),
+        Span::styled(format!("{:<18} ", fit(&text(&r.action), 18, sh.unicode)), st("ui.value.strong")),
+        Span::styled(format!("{:<obj_w$} ", fit(&text(&object), obj_w, sh.unicode)), st("ui.text")),
+        Span::styled(r.outcome.clone(), outcome_style),
+    ])
+}
+
+/// Fingerprints are long; the first 16 hex digits identify a certificate to an operator.
+fn short_object(id: &str) -> &str {
+    if id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()) {
+        &id[..16]
+    } else {
+        id
+    }
+}
