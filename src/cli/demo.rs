@@ -85,7 +85,21 @@ pub fn run(a: DemoArgs, env: &Env) -> CliResult {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    // The console opens here once it exists (tui::run); until then, the summary.
+    // The console, when asked and when there is a terminal to draw on; otherwise (piped,
+    // --no-tui, --json) the summary.
+    let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    if !a.no_tui && !a.json && terminal {
+        drop(ctx);
+        let console_env = Env {
+            config: env.config.clone(),
+            db_path: path.clone(),
+            readonly: false,
+            theme: env.theme.clone(),
+            clock: env.clock.clone(),
+        };
+        let title = format!("demo (seed {}) {}", a.seed, path.display());
+        return crate::tui::run_console(&console_env, Some(&title));
+    }
     if a.json {
         let mut v = serde_json::to_value(&summary).map_err(|e| CliError::failed(e.to_string()))?;
         if let Some(o) = v.as_object_mut() {
