@@ -11,6 +11,7 @@ mod inventory;
 mod lifecycle;
 mod policy;
 mod sources;
+mod workflow;
 
 pub use access::Operator;
 pub use audit::AuditQuery;
@@ -19,3 +20,4 @@ pub use console::{AuditSearch, Dashboard, EstateCounts, NameCount};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
 pub use lifecycle::{AlertRow, HealthRow, LedgerRow};
 pub use policy::{PolicyVersion, StoredRule};
+pub use workflow::{NewRequest, RequestFilter};
