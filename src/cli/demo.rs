@@ -55,8 +55,12 @@ pub fn run(a: DemoArgs, env: &Env) -> CliResult {
         .unwrap_or_else(default_demo_path);
     clear_previous(&path, a.force)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| CliError::failed(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            CliError::failed(format!(
+                "cannot create {}: {e}",
+                crate::sanitize::sanitize(&dir.display().to_string())
+            ))
+        })?;
     }
     let store = Store::open(&path)?;
     let mut ctx = Ctx::new(store, env.clock.clone(), env.config.clone());
@@ -133,7 +137,7 @@ fn clear_previous(path: &Path, force: bool) -> Result<(), CliError> {
                 return Err(CliError::failed(format!(
                     "{} holds {n} certificates that the demo did not make; refusing to replace it \
                      (give another --out PATH, or --force to replace it anyway)",
-                    path.display()
+                    crate::sanitize::sanitize(&path.display().to_string())
                 )))
             }
             Err(e) => {
@@ -154,7 +158,7 @@ fn clear_previous(path: &Path, force: bool) -> Result<(), CliError> {
             Err(e) => {
                 return Err(CliError::failed(format!(
                     "cannot replace {}: {e}",
-                    path.display()
+                    crate::sanitize::sanitize(&path.display().to_string())
                 )))
             }
         }
