@@ -120,10 +120,12 @@ pub fn run(a: DemoArgs, env: &Env) -> CliResult {
 /// Removes an earlier demo database at `path`. Anything else there is refused unless
 /// `force`: the demo must never silently replace a real inventory.
 fn clear_previous(path: &Path, force: bool) -> Result<(), CliError> {
-    if !path.exists() {
-        return Ok(());
-    }
-    if !force {
+    let empty_file = match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => false,
+        Ok(m) => m.len() == 0,
+    };
+    if !force && !empty_file {
         let foreign = Store::open_readonly(path)
             .map_err(|e| e.to_string())
             .and_then(|s| {
@@ -131,7 +133,20 @@ fn clear_previous(path: &Path, force: bool) -> Result<(), CliError> {
                     .certificates_not_from("demo")
                     .map_err(|e| e.to_string())
             });
+        let demo_made = Store::open_readonly(path)
+            .ok()
+            .and_then(|s| s.read().certificate_count().ok())
+            .is_some_and(|n| n > 0);
         match foreign {
+            // A database with no certificates may still hold roles and history that are
+            // not the demo's: only one the demo filled is replaced without asking.
+            Ok(0) if !demo_made => {
+                return Err(CliError::failed(format!(
+                    "{} is an empty certdeck database, not a demo one; refusing to replace it \
+                     (give another --out PATH, or --force to replace it anyway)",
+                    crate::sanitize::sanitize(&path.display().to_string())
+                )))
+            }
             Ok(0) => {}
             Ok(n) => {
                 return Err(CliError::failed(format!(
