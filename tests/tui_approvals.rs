@@ -178,3 +178,42 @@ fn read_only_hides_the_decision_keys() {
         .iter()
         .all(|b| !b.description.contains("approve") && !b.description.contains("deny")));
 }
+
+#[test]
+fn the_access_view_lists_roles_service_accounts_with_findings_and_the_matrix() {
+    use certdeck::ops::{access as access_ops, inventory};
+    let (mut ctx, _clock, _id) = queue();
+    let alice = operator("alice");
+    inventory::add_owner(&mut ctx, &alice, "platform-team", None, None).unwrap();
+    access_ops::add_service_account(
+        &mut ctx,
+        &alice,
+        &access_ops::NewServiceAccount {
+            name: "renew-prod".into(),
+            environment: Environment::Prod,
+            owner: None,
+            os_user: None,
+            profiles: vec![],
+            dns_suffixes: vec!["example.com".into()],
+            credential_ref: "env:RENEW_PROD_TOKEN".into(),
+            rotate_by: Some(NOW - time::Duration::days(1)),
+            retire_at: None,
+        },
+    )
+    .unwrap();
+    let mut c = Console::new(ctx, "bob", false);
+    c.key(KeyCode::Char(':'))
+        .typed("access")
+        .key(KeyCode::Enter);
+    let s = c.screen();
+    assert!(s.contains("bob (you)") && s.contains("central-pki"), "{s}");
+    assert!(
+        s.contains("renew-prod") && s.contains("sa.rotation-overdue"),
+        "{s}"
+    );
+    assert!(s.contains("sa.no-owner"), "{s}");
+    assert!(!s.contains("RENEW_PROD_TOKEN"), "{s}");
+    c.key(KeyCode::Char('G'));
+    assert!(c.screen().contains("R/A"), "{}", c.screen());
+    insta::assert_snapshot!("access_80x24", s);
+}
