@@ -623,3 +623,52 @@ fn cli_service_accounts_show_their_reference_and_findings_never_a_secret() {
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(v[0]["retired"], true);
 }
+
+#[test]
+fn a_scoped_app_owner_imports_only_for_its_owner() {
+    use certdeck::ops::import::{import, ImportOptions, Source};
+    let (mut ctx, _clock, alice) = ctx_at(NOW);
+    grant(
+        &mut ctx,
+        &alice,
+        "pat",
+        Role::AppOwner,
+        Scope {
+            owners: vec!["payments".into()],
+            ..Default::default()
+        },
+    );
+    let pem = || {
+        vec![Source::Bytes {
+            label: "a.pem".into(),
+            kind: "file".into(),
+            data: rcgen::generate_simple_self_signed(vec!["a.example.com".into()])
+                .unwrap()
+                .cert
+                .pem()
+                .into_bytes(),
+        }]
+    };
+    let opts = |owner: Option<&str>| ImportOptions {
+        owner: owner.map(String::from),
+        ..Default::default()
+    };
+    let pat = operator("pat");
+    denied(import(&mut ctx, &pat, pem(), &opts(None), &mut |_, _| {}));
+    denied(import(
+        &mut ctx,
+        &pat,
+        pem(),
+        &opts(Some("search")),
+        &mut |_, _| {},
+    ));
+    let r = import(
+        &mut ctx,
+        &pat,
+        pem(),
+        &opts(Some("payments")),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(r.new, 1);
+}
