@@ -672,3 +672,28 @@ fn a_scoped_app_owner_imports_only_for_its_owner() {
     .unwrap();
     assert_eq!(r.new, 1);
 }
+
+#[test]
+fn cli_users_without_a_role_read_nothing_when_the_config_says_none() {
+    let deck = support::Deck::new();
+    let me = support::me();
+    // Take every role from the invoking user (another admin remains).
+    let (mut ctx, _clock, alice) = certdeck::testing::ctx_on(&deck.db, support::now());
+    for r in [
+        Role::CentralPki,
+        Role::Platform,
+        Role::AppOwner,
+        Role::Compliance,
+    ] {
+        access_ops::revoke(&mut ctx, &alice, &me, r, None).unwrap();
+    }
+    deck.cmd().args(["list"]).assert().success();
+    let config = deck.dir.path().join("strict.toml");
+    std::fs::write(&config, "[access]\nunassigned = \"none\"\n").unwrap();
+    let out = deck
+        .cmd()
+        .args(["--config", config.to_str().unwrap(), "list"])
+        .assert()
+        .code(1);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("holds no role"));
+}
