@@ -17,5 +17,5 @@ pub use audit::AuditQuery;
 pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
 pub use console::{AuditSearch, Dashboard, EstateCounts, NameCount};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
-pub use lifecycle::{AlertRow, HealthRow, LedgerRow};
+pub use lifecycle::{AlertRow, HealthRow, LedgerRow, PlanRow};
 pub use workflow::{NewRequest, RequestFilter};
