@@ -190,7 +190,10 @@ impl Env {
         } else {
             Store::open(&self.db_path)?
         };
-        Ok(Ctx::new(store, self.clock.clone(), self.config.clone()))
+        let ctx = Ctx::new(store, self.clock.clone(), self.config.clone());
+        // Users without a role read at most, and not even that when the config says so.
+        require_read(&ctx, &crate::access::current_actor())?;
+        Ok(ctx)
     }
 }
 
