@@ -246,6 +246,7 @@ pub fn import(
                 progress(done, total);
             }
             report.issuer_links = tx.link_issuers()?;
+            super::policy::recompute_in(tx, now)?;
             tx.append_audit(
                 actor,
                 now,
