@@ -56,8 +56,7 @@ impl ServiceAccount {
     /// service account's lists are whitelists: no suffix admits no name.
     pub fn covers(&self, o: &ObjectRef) -> bool {
         o.environment == Some(self.environment)
-            && o
-                .dns_names
+            && o.dns_names
                 .iter()
                 .all(|n| self.dns_suffixes.iter().any(|s| dns_under(n, s)))
     }
