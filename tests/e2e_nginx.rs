@@ -71,6 +71,14 @@ fn renew_gets_a_certificate_from_pebble_deploys_it_to_nginx_and_proves_it_is_ser
     let nginx = Nginx::start();
     let deck = support::Deck::new();
     let file = deck.dir.path().join("estate.toml");
+    // A generous verify window: nginx reloads slowly on a loaded machine.
+    let config = deck.dir.path().join("home/.config/certdeck/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        "[lifecycle]\nverify_attempts = 60\nverify_interval_ms = 250\n",
+    )
+    .unwrap();
     std::fs::write(
         &file,
         estate(deck.dir.path(), &pebble, &nginx, &nginx.reload_command()),
@@ -89,9 +97,9 @@ fn renew_gets_a_certificate_from_pebble_deploys_it_to_nginx_and_proves_it_is_ser
     let (code, out, err) = deck.run(&["renew", "www"]);
     assert_eq!(code, 0, "{out}{err}\n{}", pebble.log());
     assert!(out.contains("www: verified"), "{out}");
-    let now_served = served(&nginx);
+    let now_served = deployed_leaf(&nginx);
     assert_ne!(before, now_served);
-    assert_eq!(now_served, deployed_leaf(&nginx));
+    assert_eq!(served(&nginx), now_served);
 
     let jobs = deck.json(&["jobs", "--json"]);
     assert_eq!(jobs[0]["state"], "verified");
@@ -100,7 +108,19 @@ fn renew_gets_a_certificate_from_pebble_deploys_it_to_nginx_and_proves_it_is_ser
     // Renewal replaces what nginx serves.
     let (code, out, err) = deck.run(&["renew", "www"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert_ne!(served(&nginx), now_served);
+    let renewed = deployed_leaf(&nginx);
+    assert_ne!(renewed, now_served);
+    certdeck::deploy::verify::served(
+        &nginx.addr(),
+        "www.example.test",
+        &renewed,
+        certdeck::deploy::verify::Window {
+            attempts: 40,
+            interval: std::time::Duration::from_millis(100),
+            timeout: std::time::Duration::from_secs(3),
+        },
+    )
+    .expect("nginx serves the renewed certificate");
 }
 
 #[test]

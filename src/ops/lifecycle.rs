@@ -628,6 +628,27 @@ fn step_order(
     let issued = connector
         .issue(&req, &mut record_order)
         .map_err(|d| StepError::Failed(d, JobState::Ordering))?;
+    if let Some(pem) = &issued.key_pem {
+        // The CA generated the key (Vault `issue`): it replaces ours, staged the same way.
+        let k = PrivateKey::from_pem(pem).map_err(|e| {
+            StepError::Failed(
+                Diagnosis::new(Category::CaUnavailable, e),
+                JobState::Ordering,
+            )
+        })?;
+        if let Some(p) = &job.key_staging {
+            let t = s.targets.first();
+            deploy::files::write_atomic(
+                std::path::Path::new(p),
+                pem.as_bytes(),
+                0o600,
+                t.and_then(|t| t.owner.as_deref()),
+                t.and_then(|t| t.group.as_deref()),
+            )
+            .map_err(|d| StepError::Failed(d, JobState::Ordering))?;
+        }
+        *key = Some(k);
+    }
     let leaf = issued.chain.first().ok_or_else(|| {
         StepError::Failed(
             Diagnosis::new(Category::CaUnavailable, "the CA returned no certificate"),
@@ -919,6 +940,19 @@ fn record_failure(
         ("job", &id.to_string()),
         |tx, now| {
             tx.fail_job(id, resume_at, d.category, &d.message, attempts, next, now)?;
+            // An order the CA judged (failed validation, refused names or account) is dead:
+            // the retry places a new one. Transport failures keep it, to be resumed.
+            if resume_at == JobState::Ordering
+                && matches!(
+                    d.category,
+                    Category::ChallengeFailed
+                        | Category::Dns
+                        | Category::PolicyDenied
+                        | Category::Unauthorized
+                )
+            {
+                tx.clear_job_order_ref(id)?;
+            }
             tx.append_audit(actor, now, &Entry::failed("job.fail", "job", id.to_string(), d.message.clone(), json!({
             "identity": job.identity, "authority": job.authority, "diagnosis": d.category.as_str(),
             "next_step": d.next_step(), "attempts": attempts, "next_attempt_at": crate::clock::rfc3339(next),
