@@ -13,7 +13,9 @@ mod sources;
 
 pub use access::Operator;
 pub use audit::AuditQuery;
-pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
+pub use certificates::{
+    InsertOutcome, IssuerCandidate, IssuerLink, NewSighting, RowSelect, Sighting,
+};
 pub use console::{AuditSearch, Dashboard, EstateCounts, NameCount};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
 pub use lifecycle::{AlertRow, HealthRow, LedgerRow};

@@ -71,9 +71,10 @@ CREATE TABLE certificates (
     first_seen            TEXT NOT NULL
 );
 CREATE INDEX certificates_not_after ON certificates (not_after);
-CREATE INDEX certificates_owner ON certificates (owner_id);
-CREATE INDEX certificates_authority ON certificates (authority_id);
-CREATE INDEX certificates_identity ON certificates (identity_id);
+CREATE INDEX certificates_owner ON certificates (owner_id) WHERE owner_id IS NOT NULL;
+CREATE INDEX certificates_authority ON certificates (authority_id) WHERE authority_id IS NOT NULL;
+CREATE INDEX certificates_identity ON certificates (identity_id) WHERE identity_id IS NOT NULL;
+CREATE INDEX certificates_issuer ON certificates (issuer_certificate_id) WHERE issuer_certificate_id IS NOT NULL;
 CREATE INDEX certificates_ski ON certificates (ski) WHERE is_ca = 1;
 CREATE INDEX certificates_subject ON certificates (subject) WHERE is_ca = 1;
 CREATE INDEX certificates_unlinked ON certificates (id) WHERE issuer_certificate_id IS NULL AND self_signed = 0;
