@@ -79,6 +79,8 @@ impl Default for ReviewRule {
 pub struct WorkflowConfig {
     /// A pending request expires after this many hours.
     pub pending_expiry_hours: u32,
+    /// The longest exception anyone may ask for, in days (exceptions always expire).
+    pub exception_max_days: u32,
     pub issuance: ReviewRule,
     pub delegation: ReviewRule,
     pub exception: ReviewRule,
@@ -89,6 +91,7 @@ impl Default for WorkflowConfig {
     fn default() -> Self {
         WorkflowConfig {
             pending_expiry_hours: 7 * 24,
+            exception_max_days: 90,
             issuance: ReviewRule::default(),
             delegation: ReviewRule::default(),
             exception: ReviewRule::default(),

@@ -298,7 +298,7 @@ fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn cli_demo_prints_the_summary_as_json_and_writes_the_database_given_by_db() {
-    let deck = Deck::new();
+    let deck = Deck::uninitialized();
     let v = deck.json(&args(&["--size", "120", "--seed", "7"]));
     assert_eq!(v["certificates"], 120);
     assert_eq!(v["seed"], 7);
@@ -322,7 +322,7 @@ fn cli_demo_prints_the_summary_as_json_and_writes_the_database_given_by_db() {
 
 #[test]
 fn cli_demo_defaults_to_its_own_database_in_the_data_dir_and_rebuilds_it_identically() {
-    let deck = Deck::new();
+    let deck = Deck::uninitialized();
     let run = || {
         let out = deck.bare().args(args(&["--size", "60"])).output().unwrap();
         assert!(
@@ -369,7 +369,7 @@ fn cli_demo_refuses_to_replace_a_real_inventory_without_force() {
 
 #[test]
 fn cli_demo_prints_a_readable_summary_without_json() {
-    let deck = Deck::new();
+    let deck = Deck::uninitialized();
     let (code, out, err) = deck.run(&["demo", "--no-tui", "--size", "50"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("certificates") && out.contains("50"), "{out}");
@@ -395,4 +395,18 @@ fn the_seed_7_size_150_fixture_is_stable() {
         hex::encode(h.finalize()),
         "b048dd716182d762a83d373dd8f63c693fe9aad179214b60dcf97334d141f989"
     );
+}
+
+#[test]
+fn cli_demo_refuses_to_replace_an_empty_inventory_but_replaces_an_empty_file() {
+    // Initialized (roles, audit history) but no certificate yet.
+    let deck = Deck::new();
+    let (code, _out, err) = deck.run(&["demo", "--no-tui", "--size", "20"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("refusing"), "{err}");
+
+    let other = Deck::uninitialized();
+    std::fs::write(&other.db, b"").unwrap();
+    let v = other.json(&args(&["--size", "20"]));
+    assert_eq!(v["certificates"], 20);
 }

@@ -88,6 +88,15 @@ fn fixture_ctx() -> Ctx {
     ctx
 }
 
+/// The demo estate the issue pins for console tests: size 150, seed 7, at NOW.
+fn demo_ctx() -> Ctx {
+    use certdeck::demo::{build_estate, prepare, DemoOptions};
+    let (mut ctx, _clock, alice) = ctx_at(NOW);
+    prepare(&mut ctx, &alice).expect("prepare");
+    build_estate(&mut ctx, &alice, &DemoOptions { size: 150, seed: 7 }).expect("demo estate");
+    ctx
+}
+
 fn hostile_ctx() -> Ctx {
     let (mut ctx, _clock, alice) = ctx_at(NOW);
     import_as(
@@ -136,22 +145,21 @@ impl Console {
     fn keys(&mut self, s: &str) -> &mut Self {
         let mut rest = s;
         while !rest.is_empty() {
-            let (code, len) = if let Some(r) = rest.strip_prefix('<') {
-                let end = r.find('>').expect("closing >");
-                let code = match &r[..end] {
-                    "Enter" => KeyCode::Enter,
-                    "Esc" => KeyCode::Esc,
-                    "Tab" => KeyCode::Tab,
-                    "Down" => KeyCode::Down,
-                    "Up" => KeyCode::Up,
-                    "PgDn" => KeyCode::PageDown,
-                    "BS" => KeyCode::Backspace,
-                    other => panic!("unknown key {other}"),
-                };
-                (code, end + 2)
-            } else {
-                let c = rest.chars().next().unwrap();
-                (KeyCode::Char(c), c.len_utf8())
+            const NAMED: &[(&str, KeyCode)] = &[
+                ("<Enter>", KeyCode::Enter),
+                ("<Esc>", KeyCode::Esc),
+                ("<Tab>", KeyCode::Tab),
+                ("<Down>", KeyCode::Down),
+                ("<Up>", KeyCode::Up),
+                ("<PgDn>", KeyCode::PageDown),
+                ("<BS>", KeyCode::Backspace),
+            ];
+            let (code, len) = match NAMED.iter().find(|(n, _)| rest.starts_with(n)) {
+                Some((n, code)) => (*code, n.len()),
+                None => {
+                    let c = rest.chars().next().unwrap();
+                    (KeyCode::Char(c), c.len_utf8())
+                }
             };
             self.app.press(code);
             self.app.settle();
@@ -470,6 +478,64 @@ fn mono_marks_state_with_modifiers_not_colour() {
 }
 
 // ---- snapshots of every view at 80x24 and 160x48 --------------------------------------
+
+/// Every view on the demo estate, at both sizes, reached the way an operator does.
+#[test]
+fn snapshots_of_every_view_on_the_demo_estate() {
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let mut c = Console::new(demo_ctx(), "dash", w, h);
+        snap(&format!("demo_dashboard_{w}x{h}"), &c);
+        c.keys(":certs<Enter>");
+        snap(&format!("demo_inventory_{w}x{h}"), &c);
+        c.keys(":owners<Enter>jj");
+        snap(&format!("demo_owners_{w}x{h}"), &c);
+        c.keys(":cas<Enter>j");
+        snap(&format!("demo_cas_{w}x{h}"), &c);
+        c.keys(":envs<Enter>j");
+        snap(&format!("demo_envs_{w}x{h}"), &c);
+        c.keys(":certs<Enter>/expires<30d !expired<Enter><Enter>");
+        snap(&format!("demo_detail_{w}x{h}"), &c);
+        c.keys(":audit<Enter>");
+        snap(&format!("demo_audit_{w}x{h}"), &c);
+        c.keys(":dash<Enter>?");
+        snap(&format!("demo_help_{w}x{h}"), &c);
+    }
+}
+
+/// The issue's "done when": one owner's certificates expiring this month, in a few
+/// keystrokes from the dashboard, opened, and back out.
+#[test]
+fn an_owners_certificates_expiring_this_month_are_a_few_keystrokes_away() {
+    let mut c = Console::new(demo_ctx(), "dash", 80, 24);
+    // The dashboard names the owner with the most certificates expiring soon.
+    let d = c.app.sh.ctx.store.read().dashboard(NOW, 13, 30, 5).unwrap();
+    let owner = d
+        .top_owners
+        .iter()
+        .find_map(|n| n.name.clone())
+        .expect("an owner with expiring certificates");
+    assert!(
+        c.screen().contains(&owner[..owner.len().min(10)]),
+        "{}",
+        c.screen()
+    );
+    c.keys(":certs<Enter>");
+    c.keys(&format!("/owner:{owner} expires<30d<Enter>"));
+    let title = c.screen().lines().nth(1).unwrap().to_string();
+    assert!(
+        title.contains(&format!("/owner:{owner} expires<30d")),
+        "{title}"
+    );
+    c.keys("<Enter>");
+    assert_eq!(c.app.view().name(), "detail");
+    assert!(
+        c.screen().contains(&format!("Owner         {owner}")),
+        "{}",
+        c.screen()
+    );
+    c.keys("<Esc>q");
+    assert!(c.app.quit.is_some());
+}
 
 #[test]
 fn snapshots_of_every_view() {

@@ -380,21 +380,20 @@ fn describe_objects(objects: &[ObjectRef]) -> String {
     }
 }
 
-/// Decides whether `actor` may review (approve or deny) a request for `activity` about
-/// `object`, and with which role: A is needed, or R when `responsible_may_approve`.
-pub fn reviewer_role(
+/// Decides whether `actor` may review (approve or deny) a request for `activity`, and
+/// with which roles: A is needed (or R when `responsible_may_approve`), from a grant whose
+/// scope `admits` what the request is about.
+pub fn reviewer_roles(
     read: Read<'_>,
     actor: &Actor,
     activity: Activity,
     responsible_may_approve: bool,
-    object: &ObjectRef,
+    admits: &dyn Fn(&Scope) -> bool,
+    about: &str,
 ) -> Result<Vec<Role>, Denied> {
+    let what = format!("review requests to {activity}");
     if actor.kind != ActorKind::Operator {
-        return Err(Denied::new(
-            actor,
-            activity,
-            "only operators review requests",
-        ));
+        return Err(Denied::new(actor, what, "only operators review requests"));
     }
     let grants = read
         .grants_of(&actor.name)
@@ -406,7 +405,7 @@ pub fn reviewer_role(
         .iter()
         .filter(|g| {
             let l = matrix.letters(activity, g.role);
-            (l.a || (responsible_may_approve && l.r)) && g.scope.covers(object)
+            (l.a || (responsible_may_approve && l.r)) && admits(&g.scope)
         })
         .map(|g| g.role)
         .collect();
@@ -420,20 +419,41 @@ pub fn reviewer_role(
             .collect();
         return Err(Denied::new(
             actor,
-            format!("review requests to {activity}"),
+            what,
             format!(
-                "needs {} ({}) with a scope covering {}",
+                "needs {} ({}) with a scope covering {about}",
                 if responsible_may_approve {
                     "A or R"
                 } else {
                     "A"
                 },
-                needed.join(", "),
-                describe_objects(std::slice::from_ref(object))
+                if needed.is_empty() {
+                    "no role has it".to_string()
+                } else {
+                    needed.join(", ")
+                },
             ),
         ));
     }
     Ok(roles)
+}
+
+/// [`reviewer_roles`] for a request about one object.
+pub fn reviewer_role(
+    read: Read<'_>,
+    actor: &Actor,
+    activity: Activity,
+    responsible_may_approve: bool,
+    object: &ObjectRef,
+) -> Result<Vec<Role>, Denied> {
+    reviewer_roles(
+        read,
+        actor,
+        activity,
+        responsible_may_approve,
+        &|s: &Scope| s.covers(object),
+        &describe_objects(std::slice::from_ref(object)),
+    )
 }
 
 /// Whether changing the matrix is allowed: only an unscoped central-PKI operator may,

@@ -55,8 +55,12 @@ pub fn run(a: DemoArgs, env: &Env) -> CliResult {
         .unwrap_or_else(default_demo_path);
     clear_previous(&path, a.force)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| CliError::failed(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            CliError::failed(format!(
+                "cannot create {}: {e}",
+                crate::sanitize::sanitize(&dir.display().to_string())
+            ))
+        })?;
     }
     let store = Store::open(&path)?;
     let mut ctx = Ctx::new(store, env.clock.clone(), env.config.clone());
@@ -85,7 +89,21 @@ pub fn run(a: DemoArgs, env: &Env) -> CliResult {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    // The console opens here once it exists (tui::run); until then, the summary.
+    // The console, when asked and when there is a terminal to draw on; otherwise (piped,
+    // --no-tui, --json) the summary.
+    let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    if !a.no_tui && !a.json && terminal {
+        drop(ctx);
+        let console_env = Env {
+            config: env.config.clone(),
+            db_path: path.clone(),
+            readonly: false,
+            theme: env.theme.clone(),
+            clock: env.clock.clone(),
+        };
+        let title = format!("demo (seed {}) {}", a.seed, path.display());
+        return crate::tui::run_console(&console_env, Some(&title));
+    }
     if a.json {
         let mut v = serde_json::to_value(&summary).map_err(|e| CliError::failed(e.to_string()))?;
         if let Some(o) = v.as_object_mut() {
@@ -102,10 +120,12 @@ pub fn run(a: DemoArgs, env: &Env) -> CliResult {
 /// Removes an earlier demo database at `path`. Anything else there is refused unless
 /// `force`: the demo must never silently replace a real inventory.
 fn clear_previous(path: &Path, force: bool) -> Result<(), CliError> {
-    if !path.exists() {
-        return Ok(());
-    }
-    if !force {
+    let empty_file = match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => false,
+        Ok(m) => m.len() == 0,
+    };
+    if !force && !empty_file {
         let foreign = Store::open_readonly(path)
             .map_err(|e| e.to_string())
             .and_then(|s| {
@@ -113,13 +133,26 @@ fn clear_previous(path: &Path, force: bool) -> Result<(), CliError> {
                     .certificates_not_from("demo")
                     .map_err(|e| e.to_string())
             });
+        let demo_made = Store::open_readonly(path)
+            .ok()
+            .and_then(|s| s.read().certificate_count().ok())
+            .is_some_and(|n| n > 0);
         match foreign {
+            // A database with no certificates may still hold roles and history that are
+            // not the demo's: only one the demo filled is replaced without asking.
+            Ok(0) if !demo_made => {
+                return Err(CliError::failed(format!(
+                    "{} is an empty certdeck database, not a demo one; refusing to replace it \
+                     (give another --out PATH, or --force to replace it anyway)",
+                    crate::sanitize::sanitize(&path.display().to_string())
+                )))
+            }
             Ok(0) => {}
             Ok(n) => {
                 return Err(CliError::failed(format!(
                     "{} holds {n} certificates that the demo did not make; refusing to replace it \
                      (give another --out PATH, or --force to replace it anyway)",
-                    path.display()
+                    crate::sanitize::sanitize(&path.display().to_string())
                 )))
             }
             Err(e) => {
@@ -140,7 +173,7 @@ fn clear_previous(path: &Path, force: bool) -> Result<(), CliError> {
             Err(e) => {
                 return Err(CliError::failed(format!(
                     "cannot replace {}: {e}",
-                    path.display()
+                    crate::sanitize::sanitize(&path.display().to_string())
                 )))
             }
         }

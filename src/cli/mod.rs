@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod lifecycle;
 pub mod list;
 pub mod output;
+pub mod request;
 pub mod show;
 
 use crate::clock::Clock;
@@ -84,6 +85,17 @@ pub enum Command {
     /// The tamper-evident audit log: verify, export, tail.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Open a request: delegation, exception, ca-approval, issuance.
+    #[command(subcommand)]
+    Request(request::RequestCommand),
+    /// List requests (all, --mine, or --to-review).
+    Requests(request::RequestsArgs),
+    /// Approve a request (a comment is required).
+    Approve(request::DecideArgs),
+    /// Deny a request (the comment is the reason; one deny ends it).
+    Deny(request::DecideArgs),
+    /// Withdraw a request you opened.
+    Withdraw(request::WithdrawArgs),
 }
 
 /// An error that carries its exit code.
@@ -211,6 +223,11 @@ fn dispatch(command: Option<Command>, env: &Env) -> CliResult {
         Some(Command::Init(a)) => init::run(a, env),
         Some(Command::Access(c)) => access::run(c, env),
         Some(Command::Audit(c)) => audit::run(c, env),
+        Some(Command::Request(c)) => request::request(c, env),
+        Some(Command::Requests(a)) => request::requests(a, env),
+        Some(Command::Approve(a)) => request::approve(a, env),
+        Some(Command::Deny(a)) => request::deny(a, env),
+        Some(Command::Withdraw(a)) => request::withdraw(a, env),
     }
 }
 

@@ -129,6 +129,9 @@ pub fn build_estate_with_progress(
     let hierarchy = issue::hierarchy(opts.seed, now).map_err(failed)?;
     let leaves = plan::plan(opts.seed, now, opts.size.saturating_sub(skeleton_size()));
     let total = leaves.len();
+    // Stage timings for `CERTDECK_LOG=certdeck::demo=debug` (wall time is for people
+    // reading logs, never for decisions).
+    let started = std::time::Instant::now();
     progress(Stage::Signing, 0, total);
     let signed = issue::sign_all(&hierarchy, &leaves, &mut |done| {
         progress(Stage::Signing, done, total)
@@ -212,6 +215,7 @@ pub fn build_estate_with_progress(
             .push(i);
     }
     let mut stored = 0;
+    tracing::debug!(leaves = total, elapsed = ?started.elapsed(), "demo: signed");
     progress(Stage::Storing, 0, total);
     for ((team, env), members) in &groups {
         let owner = team.map(|t| org::TEAMS[t].name);
@@ -234,6 +238,7 @@ pub fn build_estate_with_progress(
     // Managed identities, adopted oldest certificate first so each ends on its newest.
     let adoptions = leaves.iter().filter(|l| l.identity.is_some()).count();
     let mut adopted = 0;
+    tracing::debug!(elapsed = ?started.elapsed(), "demo: stored");
     progress(Stage::Adopting, 0, adoptions);
     for (leaf, der) in leaves.iter().zip(&signed) {
         if let (Some(identity), Some(team)) = (&leaf.identity, leaf.team) {
@@ -250,6 +255,7 @@ pub fn build_estate_with_progress(
             )?;
         }
     }
+    tracing::debug!(adoptions, elapsed = ?started.elapsed(), "demo: adopted");
     summarize(ctx)
 }
 

@@ -10,6 +10,7 @@ mod db;
 mod inventory;
 mod lifecycle;
 mod sources;
+mod workflow;
 
 pub use access::Operator;
 pub use audit::AuditQuery;
@@ -19,3 +20,4 @@ pub use certificates::{
 pub use console::{AuditSearch, Dashboard, EstateCounts, NameCount};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
 pub use lifecycle::{AlertRow, HealthRow, LedgerRow};
+pub use workflow::{NewRequest, RequestFilter};

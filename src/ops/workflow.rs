@@ -1,0 +1,614 @@
+//! Requests: open, review (approve / deny), withdraw, expire. Approval applies the change
+//! (the grant, the CA approval, the exception) in the same transaction as the decision,
+//! so a request is never approved without its effect, nor the effect without the record.
+
+use super::{run_checked, Ctx, OpError, OpResult};
+use crate::access::{self, Denied, ObjectRef, Role, Scope};
+use crate::audit::Entry;
+use crate::model::Actor;
+use crate::store::{NewRequest, Read, RequestFilter, Tx};
+use crate::workflow::{self, Kind, Outcome, Payload, Request, Review, ReviewError, State, Verdict};
+use serde_json::json;
+use time::OffsetDateTime;
+
+/// Opens a request. Any operator holding a role may ask (read-only included); what is
+/// asked is validated now, so reviewers only see requests that could be applied.
+pub fn open(
+    ctx: &mut Ctx,
+    actor: &Actor,
+    payload: Payload,
+    justification: &str,
+    ticket: Option<&str>,
+) -> OpResult<Request> {
+    if justification.trim().is_empty() {
+        return Err(OpError::Invalid("a justification is required".into()));
+    }
+    let payload = normalize(payload, ctx.config.workflow.exception_max_days)?;
+    let kind = payload.kind();
+    let rule = match kind {
+        Kind::Issuance => ctx.config.workflow.issuance.clone(),
+        Kind::Delegation => ctx.config.workflow.delegation.clone(),
+        Kind::Exception => ctx.config.workflow.exception.clone(),
+        Kind::CaApproval => ctx.config.workflow.ca_approval.clone(),
+    };
+    let ttl = time::Duration::hours(ctx.config.workflow.pending_expiry_hours.max(1) as i64);
+    run_checked(
+        ctx,
+        actor,
+        |read, actor, _| access::authorize_requester(read, actor),
+        "request.open",
+        ("request", kind.as_str()),
+        |tx, now| {
+            // The request must be about something that exists.
+            subject(tx.read(), &payload)?;
+            let id = tx.insert_request(
+                &NewRequest {
+                    requester: &actor.name,
+                    payload: &payload,
+                    justification: justification.trim(),
+                    ticket,
+                    approvals_required: rule.approvals.max(1),
+                    distinct_roles: rule.distinct_roles,
+                    responsible_may_approve: rule.responsible_may_approve,
+                    expires_at: now + ttl,
+                },
+                now,
+            )?;
+            tx.append_audit(
+                actor,
+                now,
+                &Entry::success(
+                    "request.open",
+                    "request",
+                    id.to_string(),
+                    json!({"kind": kind.as_str(), "payload": payload,
+                           "justification": justification.trim(), "ticket": ticket,
+                           "approvals_required": rule.approvals.max(1),
+                           "distinct_roles": rule.distinct_roles}),
+                ),
+            )?;
+            Ok(tx.read().request(id)?.expect("just inserted"))
+        },
+    )
+}
+
+fn normalize(p: Payload, max_days: u32) -> OpResult<Payload> {
+    Ok(match p {
+        Payload::Delegation { user, role, scope } => {
+            if user.trim().is_empty() {
+                return Err(OpError::Invalid("delegation: --user is required".into()));
+            }
+            Payload::Delegation {
+                user: user.trim().into(),
+                role,
+                scope: scope.normalized(),
+            }
+        }
+        Payload::Exception {
+            rule,
+            object_type,
+            object_id,
+            days,
+        } => {
+            if rule.trim().is_empty() || object_id.trim().is_empty() {
+                return Err(OpError::Invalid(
+                    "exception: --rule and --object are required".into(),
+                ));
+            }
+            if days == 0 || days > max_days {
+                return Err(OpError::Invalid(format!(
+                    "exception: duration must be 1 to {max_days} days (exceptions always expire); asked {days}"
+                )));
+            }
+            if !EXCEPTIONS_SUPPORTED {
+                return Err(OpError::Invalid(
+                    "exception requests need the policy module's exception records, which this build does not have yet".into(),
+                ));
+            }
+            if object_type != "certificate" && object_type != "identity" {
+                return Err(OpError::Invalid(format!(
+                    "exception: object type must be certificate or identity, not {object_type}"
+                )));
+            }
+            Payload::Exception {
+                rule: rule.trim().into(),
+                object_id: if object_type == "certificate" {
+                    object_id
+                        .trim()
+                        .trim_start_matches("sha256:")
+                        .replace(':', "")
+                        .to_ascii_lowercase()
+                } else {
+                    object_id.trim().into()
+                },
+                object_type,
+                days,
+            }
+        }
+        Payload::Issuance {
+            identity,
+            profile,
+            authority,
+            environment,
+            sans,
+            validity_days,
+        } => {
+            if identity.is_none() && sans.is_empty() {
+                return Err(OpError::Invalid(
+                    "issuance: give --identity or at least one --san".into(),
+                ));
+            }
+            Payload::Issuance {
+                identity,
+                profile,
+                authority,
+                environment,
+                sans: sans
+                    .into_iter()
+                    .map(|s| s.trim().to_ascii_lowercase())
+                    .collect(),
+                validity_days,
+            }
+        }
+        p @ Payload::CaApproval { .. } => p,
+    })
+}
+
+/// What a request is about, as scopes see it. Errors when it names nothing that exists.
+fn subject(read: Read<'_>, p: &Payload) -> OpResult<Subject> {
+    Ok(match p {
+        Payload::Delegation { scope, .. } => Subject::Scope(scope.clone()),
+        Payload::CaApproval { authority, .. } => {
+            let a = read
+                .authority_by_name(authority)?
+                .ok_or_else(|| OpError::NotFound(format!("authority {authority}")))?;
+            Subject::Object(ObjectRef {
+                owner: None,
+                environment: a.environment,
+                dns_names: vec![],
+            })
+        }
+        Payload::Exception {
+            object_type,
+            object_id,
+            ..
+        } => {
+            if object_type == "identity" {
+                let i = read
+                    .identity_by_name(object_id)?
+                    .ok_or_else(|| OpError::NotFound(format!("identity {object_id}")))?;
+                Subject::Object(ObjectRef {
+                    owner: i.owner,
+                    environment: i.environment,
+                    dns_names: i.sans,
+                })
+            } else {
+                let ids = read.certificates_by_fingerprint_prefix(object_id)?;
+                let row = match ids.as_slice() {
+                    [id] if object_id.len() == 64 => read.certificate_row(*id)?,
+                    _ => None,
+                }
+                .ok_or_else(|| {
+                    OpError::NotFound(format!(
+                        "certificate with SHA-256 fingerprint {object_id} (give all 64 hex digits)"
+                    ))
+                })?;
+                Subject::Object(super::certificate_object(&row))
+            }
+        }
+        Payload::Issuance {
+            identity,
+            environment,
+            sans,
+            ..
+        } => {
+            let i = match identity {
+                Some(n) => Some(
+                    read.identity_by_name(n)?
+                        .ok_or_else(|| OpError::NotFound(format!("identity {n}")))?,
+                ),
+                None => None,
+            };
+            Subject::Object(ObjectRef {
+                owner: i.as_ref().and_then(|i| i.owner.clone()),
+                environment: environment.or(i.as_ref().and_then(|i| i.environment)),
+                dns_names: if sans.is_empty() {
+                    i.map(|i| i.sans).unwrap_or_default()
+                } else {
+                    sans.clone()
+                },
+            })
+        }
+    })
+}
+
+enum Subject {
+    /// A delegation: the reviewer's scope must contain the one asked for.
+    Scope(Scope),
+    Object(ObjectRef),
+}
+
+/// The roles `actor` may review `req` with, or why not.
+pub fn reviewer_roles(read: Read<'_>, actor: &Actor, req: &Request) -> Result<Vec<Role>, Denied> {
+    let subj = subject(read, &req.payload)
+        .map_err(|e| Denied::new(actor, "review this request", e.to_string()))?;
+    match subj {
+        Subject::Scope(s) => access::reviewer_roles(
+            read,
+            actor,
+            req.activity,
+            req.responsible_may_approve,
+            &|mine: &Scope| mine.contains(&s),
+            &format!("scope {s}"),
+        ),
+        Subject::Object(o) => {
+            access::reviewer_role(read, actor, req.activity, req.responsible_may_approve, &o)
+        }
+    }
+}
+
+/// Approves request `id` (with a required comment). When this approval meets the
+/// threshold, the change is applied in the same transaction.
+pub fn approve(ctx: &mut Ctx, actor: &Actor, id: i64, comment: &str) -> OpResult<Request> {
+    decide(ctx, actor, id, Verdict::Approve, comment)
+}
+
+/// Denies request `id`; the comment is the reason, and one deny ends the request.
+pub fn deny(ctx: &mut Ctx, actor: &Actor, id: i64, comment: &str) -> OpResult<Request> {
+    decide(ctx, actor, id, Verdict::Deny, comment)
+}
+
+fn decide(
+    ctx: &mut Ctx,
+    actor: &Actor,
+    id: i64,
+    verdict: Verdict,
+    comment: &str,
+) -> OpResult<Request> {
+    if comment.trim().is_empty() {
+        return Err(OpError::Invalid(format!(
+            "a comment is required to {} a request",
+            verdict.as_str()
+        )));
+    }
+    let action = format!("request.{}", verdict.as_str());
+    let object_id = id.to_string();
+    let outcome = run_checked(
+        ctx,
+        actor,
+        |read, actor, _| match read.request(id) {
+            // A decided request is reported as such by the op (and the late decision
+            // recorded), whoever asks.
+            Ok(Some(req)) if req.state != State::Pending => Ok(()),
+            Ok(Some(req)) => {
+                if req.requester == actor.name {
+                    return Err(Denied::new(
+                        actor,
+                        format!("{} request {id}", verdict.as_str()),
+                        "nobody approves or denies their own request",
+                    ));
+                }
+                reviewer_roles(read, actor, &req).map(|_| ())
+            }
+            // Not found is reported by the op itself.
+            _ => Ok(()),
+        },
+        &action,
+        ("request", &object_id),
+        |tx, now| {
+            let req = tx
+                .read()
+                .request(id)?
+                .ok_or_else(|| OpError::NotFound(format!("request {id}")))?;
+            let roles = if req.state == State::Pending {
+                reviewer_roles(tx.read(), actor, &req)?
+            } else {
+                Vec::new()
+            };
+            match workflow::review(&req, &actor.name, &roles, verdict, comment.trim(), now) {
+                Ok(o) => apply_review(tx, actor, now, &req, verdict, comment.trim(), o).map(Ok),
+                Err(e) => {
+                    // Recorded (and committed) even though nothing changes: a late or
+                    // repeated decision is part of the story.
+                    if let ReviewError::Expired { .. } = e {
+                        tx.decide_request(id, State::Expired, None, None, None, now)?;
+                        tx.append_audit(
+                            actor,
+                            now,
+                            &Entry::success(
+                                "request.expire",
+                                "request",
+                                id.to_string(),
+                                json!({"expired_at": crate::clock::rfc3339(req.expires_at)}),
+                            ),
+                        )?;
+                    }
+                    tx.append_audit(
+                        actor,
+                        now,
+                        &Entry::failed(
+                            &action,
+                            "request",
+                            id.to_string(),
+                            e.to_string(),
+                            json!({}),
+                        ),
+                    )?;
+                    Ok(Err(e))
+                }
+            }
+        },
+    )?;
+    outcome.map_err(|e| match e {
+        ReviewError::NoComment => OpError::Invalid(e.to_string()),
+        other => OpError::Conflict(other.to_string()),
+    })
+}
+
+fn apply_review(
+    tx: &Tx<'_>,
+    actor: &Actor,
+    now: OffsetDateTime,
+    req: &Request,
+    verdict: Verdict,
+    comment: &str,
+    o: Outcome,
+) -> OpResult<Request> {
+    let role = match &o {
+        Outcome::Counted { role, .. } | Outcome::Approved { role } | Outcome::Denied { role } => {
+            *role
+        }
+    };
+    tx.insert_review(
+        req.id,
+        &Review {
+            reviewer: actor.name.clone(),
+            role,
+            verdict,
+            comment: comment.into(),
+            at: now,
+        },
+    )?;
+    let id = req.id.to_string();
+    match o {
+        Outcome::Counted { have, need, .. } => {
+            tx.append_audit(
+                actor,
+                now,
+                &Entry::success(
+                    "request.approve",
+                    "request",
+                    &id,
+                    json!({"role": role, "comment": comment, "approvals": have, "required": need}),
+                ),
+            )?;
+        }
+        Outcome::Denied { .. } => {
+            if !tx.decide_request(
+                req.id,
+                State::Denied,
+                Some(&actor.name),
+                Some(comment),
+                None,
+                now,
+            )? {
+                return Err(OpError::Conflict(format!(
+                    "request {id} was decided meanwhile"
+                )));
+            }
+            tx.append_audit(
+                actor,
+                now,
+                &Entry::success(
+                    "request.deny",
+                    "request",
+                    &id,
+                    json!({"role": role, "comment": comment, "kind": req.kind}),
+                ),
+            )?;
+        }
+        Outcome::Approved { .. } => {
+            let result = apply(tx, actor, now, req)?;
+            if !tx.decide_request(
+                req.id,
+                State::Approved,
+                Some(&actor.name),
+                Some(comment),
+                Some(&result),
+                now,
+            )? {
+                return Err(OpError::Conflict(format!(
+                    "request {id} was decided meanwhile"
+                )));
+            }
+            tx.append_audit(
+                actor,
+                now,
+                &Entry::success(
+                    "request.approve",
+                    "request",
+                    &id,
+                    json!({"role": role, "comment": comment, "kind": req.kind,
+                           "approvals": req.approvals().count() + 1,
+                           "required": req.approvals_required, "applied": result}),
+                ),
+            )?;
+        }
+    }
+    Ok(tx.read().request(req.id)?.expect("exists"))
+}
+
+/// The change an approved request makes.
+fn apply(
+    tx: &Tx<'_>,
+    actor: &Actor,
+    now: OffsetDateTime,
+    req: &Request,
+) -> OpResult<serde_json::Value> {
+    match &req.payload {
+        Payload::Delegation { user, role, scope } => {
+            let new = super::access::apply_grant(tx, actor, now, user, *role, scope, Some(req.id))?;
+            Ok(json!({"granted": new, "user": user, "role": role, "scope": scope}))
+        }
+        Payload::CaApproval { authority, profile } => {
+            let a = tx
+                .read()
+                .authority_by_name(authority)?
+                .ok_or_else(|| OpError::NotFound(format!("authority {authority}")))?;
+            let new =
+                tx.approve_authority_for_profile(a.id, profile, &actor.name, Some(req.id), now)?;
+            tx.append_audit(
+                actor,
+                now,
+                &Entry::success(
+                    "authority.approve",
+                    "authority",
+                    authority,
+                    json!({"profile": profile, "request": req.id, "already_approved": !new}),
+                ),
+            )?;
+            Ok(json!({"authority": authority, "profile": profile}))
+        }
+        Payload::Exception { .. } => apply_exception(tx, actor, now, req),
+        Payload::Issuance { .. } => {
+            // The lifecycle engine issues for an approved request; approval records the
+            // permission the gate asked for.
+            Ok(json!({"approved_for_issuance": true}))
+        }
+    }
+}
+
+/// Exception records belong to the policy module; until it is in the build, exception
+/// requests are refused when opened rather than failing at approval.
+const EXCEPTIONS_SUPPORTED: bool = false;
+
+fn apply_exception(
+    _tx: &Tx<'_>,
+    _actor: &Actor,
+    _now: OffsetDateTime,
+    req: &Request,
+) -> OpResult<serde_json::Value> {
+    Err(OpError::Invalid(format!(
+        "request {}: exception records need the policy module, which this build lacks",
+        req.id
+    )))
+}
+
+/// Withdraws a pending request: only its requester may.
+pub fn withdraw(ctx: &mut Ctx, actor: &Actor, id: i64) -> OpResult<Request> {
+    let object_id = id.to_string();
+    run_checked(
+        ctx,
+        actor,
+        |read, actor, _| match read.request(id) {
+            Ok(Some(req)) if req.requester != actor.name => Err(Denied::new(
+                actor,
+                format!("withdraw request {id}"),
+                format!("only its requester ({}) may withdraw it", req.requester),
+            )),
+            _ => Ok(()),
+        },
+        "request.withdraw",
+        ("request", &object_id),
+        |tx, now| {
+            let req = tx
+                .read()
+                .request(id)?
+                .ok_or_else(|| OpError::NotFound(format!("request {id}")))?;
+            workflow::withdraw(&req, &actor.name, now)
+                .map_err(|e| OpError::Conflict(e.to_string()))?;
+            tx.decide_request(id, State::Withdrawn, Some(&actor.name), None, None, now)?;
+            tx.append_audit(
+                actor,
+                now,
+                &Entry::success("request.withdraw", "request", &object_id, json!({})),
+            )?;
+            Ok(tx.read().request(id)?.expect("exists"))
+        },
+    )
+}
+
+/// Records every pending request past its expiry as expired (audited, one record each).
+/// Returns how many. Any operator with a role may run it; automation does.
+pub fn expire_due(ctx: &mut Ctx, actor: &Actor) -> OpResult<usize> {
+    run_checked(
+        ctx,
+        actor,
+        |read, actor, now| match actor.kind {
+            crate::model::ActorKind::Operator => access::authorize_requester(read, actor),
+            _ => access::authorize(read, actor, access::Activity::RenewalResponse, now),
+        },
+        "request.expire",
+        ("request", "due"),
+        |tx, now| {
+            let pending = tx.read().requests(&RequestFilter {
+                state: Some(State::Pending),
+                ..Default::default()
+            })?;
+            let mut n = 0;
+            for r in pending
+                .iter()
+                .filter(|r| r.effective_state(now) == State::Expired)
+            {
+                tx.decide_request(r.id, State::Expired, None, None, None, now)?;
+                tx.append_audit(
+                    actor,
+                    now,
+                    &Entry::success(
+                        "request.expire",
+                        "request",
+                        r.id.to_string(),
+                        json!({"expired_at": crate::clock::rfc3339(r.expires_at)}),
+                    ),
+                )?;
+                n += 1;
+            }
+            Ok(n)
+        },
+    )
+}
+
+/// Pending requests `actor` could review now (not their own, not already reviewed by
+/// them, within their roles and scopes), oldest first: the approvals queue.
+pub fn waiting_on(read: Read<'_>, actor: &Actor, now: OffsetDateTime) -> OpResult<Vec<Request>> {
+    let mut out: Vec<Request> = read
+        .requests(&RequestFilter {
+            state: Some(State::Pending),
+            ..Default::default()
+        })?
+        .into_iter()
+        .filter(|r| r.effective_state(now) == State::Pending)
+        .filter(|r| r.requester != actor.name)
+        .filter(|r| !r.reviews.iter().any(|v| v.reviewer == actor.name))
+        .filter(|r| reviewer_roles(read, actor, r).is_ok())
+        .collect();
+    out.reverse();
+    Ok(out)
+}
+
+/// What the subject of a request holds today, to show beside what is asked: for a
+/// delegation, the user's current grants.
+pub fn current_scope(read: Read<'_>, req: &Request) -> OpResult<String> {
+    Ok(match &req.payload {
+        Payload::Delegation { user, .. } => {
+            let g = read.grants_of(user)?;
+            if g.is_empty() {
+                "no role".into()
+            } else {
+                g.iter()
+                    .map(|g| format!("{} ({})", g.role, g.scope))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        }
+        Payload::CaApproval { authority, .. } => {
+            let p = read.authority_approvals(authority)?;
+            if p.is_empty() {
+                "approved for no profile".into()
+            } else {
+                format!("approved for {}", p.join(", "))
+            }
+        }
+        Payload::Exception { .. } | Payload::Issuance { .. } => "-".into(),
+    })
+}
