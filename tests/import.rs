@@ -442,3 +442,38 @@ fn a_quiet_import_prints_nothing_on_stderr_when_not_a_terminal() {
         "{out}"
     );
 }
+
+#[test]
+fn every_san_is_indexed_for_lookup() {
+    use certdeck::ops::import::{import, ImportOptions, Source};
+    let (mut ctx, _, alice) = support::ctx_at(support::now());
+    let sources = vec![
+        Source::Path(fixture("hostile/1000-sans.pem")),
+        Source::Path(fixture("chain/leaf.pem")),
+    ];
+    import(
+        &mut ctx,
+        &alice,
+        sources,
+        &ImportOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let read = ctx.store.read();
+    let many = read
+        .certificates_with_san("h999.many.fixture.example")
+        .unwrap();
+    assert_eq!(many.len(), 1);
+    let row = read.certificate_row(many[0]).unwrap().unwrap();
+    assert_eq!(row.subject_cn.as_deref(), Some("many.fixture.example"));
+    assert_eq!(
+        read.certificates_with_san("api.fixture.example")
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(read
+        .certificates_with_san("fixture.example.evil")
+        .unwrap()
+        .is_empty());
+}

@@ -322,6 +322,15 @@ pub struct Sighting {
 }
 
 impl Read<'_> {
+    /// Ids of the certificates that name `value` (exactly, any kind) among their SANs.
+    pub fn certificates_with_san(&self, value: &str) -> Result<Vec<i64>> {
+        let mut st = self.c.prepare_cached(
+            "SELECT DISTINCT certificate_id FROM certificate_sans WHERE value = ?1 ORDER BY 1",
+        )?;
+        let ids = st.query_map([value], |r| r.get(0))?;
+        Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?)
+    }
+
     /// Every CA certificate (a small set even in a large inventory).
     pub fn issuer_candidates(&self) -> Result<Vec<IssuerCandidate>> {
         let mut st = self.c.prepare_cached(
