@@ -477,3 +477,33 @@ fn every_san_is_indexed_for_lookup() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn hostile_file_names_are_shown_escaped_in_messages() {
+    let deck = Deck::new();
+    let dir = deck.dir.path().join("incoming");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("evil\x1b]0;owned\x07.pem"), b"not a certificate").unwrap();
+    let (code, out, err) = deck.run(&["import", dir.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    for text in [&out, &err] {
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    }
+    assert!(err.contains("evil\\x1b]0;owned\\x07.pem"), "{err}");
+    // JSON keeps the exact name.
+    let (_, r) = {
+        let out = deck
+            .cmd()
+            .args(["import", "--json", dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        )
+    };
+    assert!(r["errors"][0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("evil\x1b]0;owned\x07.pem"));
+}
