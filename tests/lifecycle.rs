@@ -444,3 +444,128 @@ fn a_process_killed_mid_job_resumes_and_orders_exactly_one_certificate() {
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].state, JobState::Verified);
 }
+
+/// Two identities on the local CA, one of which may fall back to a second local CA.
+fn two_identities(dir: &Path, primary_broken: bool) -> String {
+    let d = dir.display();
+    let primary_cert = if primary_broken {
+        "/dev/null/broken/ca.pem".to_string()
+    } else {
+        format!("{d}/ca/ca.pem")
+    };
+    format!(
+        r#"
+[[owner]]
+name = "edge-team"
+
+[[authority]]
+name = "internal"
+kind = "local"
+ca_cert = "{primary_cert}"
+credential = "file:{d}/ca/ca.key"
+validity_days = 30
+
+[[authority]]
+name = "backup"
+kind = "local"
+ca_cert = "{d}/backup/ca.pem"
+credential = "file:{d}/backup/ca.key"
+validity_days = 30
+
+[[identity]]
+name = "api"
+owner = "edge-team"
+authority = "internal"
+fallback_authority = "backup"
+sans = ["api.example.test"]
+[[identity.target]]
+cert = "{d}/deploy/api.pem"
+key = "{d}/deploy/api.key"
+
+[[identity]]
+name = "www"
+owner = "edge-team"
+authority = "internal"
+sans = ["www.example.test"]
+[[identity.target]]
+cert = "{d}/deploy/www.pem"
+key = "{d}/deploy/www.key"
+"#
+    )
+}
+
+#[test]
+fn renew_due_issues_first_certificates_then_waits_until_a_third_of_the_lifetime_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, clock, alice) = testing::ctx_at(T0);
+    lc::apply_estate(&mut ctx, &alice, &parse(&two_identities(dir.path(), false))).unwrap();
+    let opts = fast(&mut ctx, 1);
+    let dry = lc::renew_due(&mut ctx, &alice, &opts, &Standard::default(), true).unwrap();
+    assert_eq!(dry.len(), 2);
+    assert!(dry.iter().all(|r| r.outcome.is_none()));
+    assert_eq!(
+        ctx.store.read().jobs(false, false, 10).unwrap().len(),
+        0,
+        "a dry run does nothing"
+    );
+
+    let done = lc::renew_due(&mut ctx, &alice, &opts, &Standard::default(), false).unwrap();
+    assert_eq!(done.len(), 2);
+    assert!(done.iter().all(|r| r
+        .outcome
+        .as_ref()
+        .is_some_and(|o| o.job.state == JobState::Verified)));
+
+    // 30-day certificates: nothing due at day 15, both due once 10 days (+ jitter) are left.
+    clock.advance(time::Duration::days(15));
+    assert!(
+        lc::renew_due(&mut ctx, &alice, &opts, &Standard::default(), true)
+            .unwrap()
+            .is_empty()
+    );
+    clock.advance(time::Duration::days(6));
+    let due = lc::renew_due(&mut ctx, &alice, &opts, &Standard::default(), true).unwrap();
+    assert_eq!(due.len(), 2);
+}
+
+#[test]
+fn a_failing_authority_backs_off_opens_its_circuit_alerts_and_sends_work_to_the_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, clock, alice) = testing::ctx_at(T0);
+    ctx.config.lifecycle.circuit_failures = 2;
+    lc::apply_estate(&mut ctx, &alice, &parse(&two_identities(dir.path(), true))).unwrap();
+    let opts = fast(&mut ctx, 1);
+    // "www" has no fallback: it fails with ca_unavailable and backs off.
+    let mut opts_www = opts.clone();
+    opts_www.now = true;
+    let out = lc::renew(&mut ctx, &alice, "www", &opts_www, &Standard::default()).unwrap();
+    assert_eq!(
+        out.diagnosis.as_ref().unwrap().category,
+        Category::CaUnavailable
+    );
+    assert_eq!(out.job.next_attempt_at, Some(T0 + time::Duration::hours(1)));
+    assert!(ctx.store.read().alerts(true).unwrap().is_empty());
+    let out = lc::renew(&mut ctx, &alice, "www", &opts_www, &Standard::default()).unwrap();
+    assert_eq!(out.job.attempts, 2);
+    // Two consecutive failures opened the circuit, with an alert (and its audit record).
+    let alerts = ctx.store.read().alerts(true).unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].kind, "circuit_open");
+    let audit = ctx.store.read().audit_records(&Default::default()).unwrap();
+    assert!(audit.iter().any(|r| r.action == "alert.raise"));
+
+    // The planner now sends "api" to its fallback and blocks "www" (backing off anyway).
+    clock.advance(time::Duration::minutes(5));
+    let results = lc::renew_due(&mut ctx, &alice, &opts, &Standard::default(), false).unwrap();
+    let api = results
+        .iter()
+        .find(|r| r.planned.name == "api")
+        .expect("api planned");
+    let o = api.outcome.as_ref().expect("api ran");
+    assert_eq!(o.job.state, JobState::Verified, "{:?}", o.diagnosis);
+    assert_eq!(o.job.authority, "backup");
+    assert!(
+        results.iter().all(|r| r.planned.name != "www"),
+        "www is still backing off"
+    );
+}

@@ -3,6 +3,7 @@
 //! every failure comes back as a [`Diagnosis`] so the engine can back off, trip the
 //! authority's circuit, or tell a person what to fix.
 
+pub mod acme;
 pub mod local;
 
 use crate::lifecycle::{Diagnosis, PrivateKey};
@@ -80,6 +81,7 @@ impl Connectors for Standard {
         }
         let c: Rc<dyn Connector> = match authority.kind {
             AuthorityKind::Local => Rc::new(local::LocalCa::open(authority)?),
+            AuthorityKind::Acme => Rc::new(acme::AcmeCa::open(authority)?),
             other => {
                 return Err(Diagnosis::new(
                     crate::lifecycle::Category::CaUnavailable,

@@ -106,9 +106,7 @@ pub fn renew(a: RenewArgs, env: &Env) -> CliResult {
     let opts = RunOptions::from_ctx(&ctx, a.now);
     let connectors = crate::ca::Standard::default();
     let Some(identity) = a.identity else {
-        return Err(CliError::usage(
-            "renew --due is not available in this build yet",
-        ));
+        return renew_due(&mut ctx, &actor, &opts, &connectors, a.dry_run, a.json);
     };
     let outcome = lc::renew(&mut ctx, &actor, &identity, &opts, &connectors)?;
     if a.json {
@@ -188,4 +186,59 @@ pub fn jobs(a: JobsArgs, env: &Env) -> CliResult {
         );
     }
     Ok(exit::OK)
+}
+
+fn renew_due(
+    ctx: &mut crate::ops::Ctx,
+    actor: &crate::model::Actor,
+    opts: &RunOptions,
+    connectors: &crate::ca::Standard,
+    dry_run: bool,
+    json: bool,
+) -> CliResult {
+    let results = lc::renew_due(ctx, actor, opts, connectors, dry_run)?;
+    let names: std::collections::HashMap<i64, String> = ctx
+        .store
+        .read()
+        .authorities()?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    let failed = results
+        .iter()
+        .any(|r| r.error.is_some() || r.outcome.as_ref().is_some_and(|o| o.diagnosis.is_some()));
+    if json {
+        json_out(&results)?;
+    } else if results.is_empty() {
+        println!("nothing is due");
+    } else {
+        for r in &results {
+            let name = sanitize(&r.planned.name);
+            match &r.planned.decision {
+                crate::lifecycle::planner::Decision::Renew {
+                    authority_id,
+                    fallback,
+                    reason,
+                } => {
+                    let auth = names.get(authority_id).map(String::as_str).unwrap_or("?");
+                    let via = if *fallback { " (fallback)" } else { "" };
+                    if dry_run {
+                        println!("renew  {name:<24} {reason:<7} via {}{via}", sanitize(auth));
+                    } else if let Some(o) = &r.outcome {
+                        print_outcome(o);
+                    } else if let Some(e) = &r.error {
+                        println!("{name}: {}", sanitize(e));
+                    }
+                }
+                crate::lifecycle::planner::Decision::Blocked { reason } => {
+                    println!("blocked {name:<23} {}", sanitize(reason));
+                }
+                crate::lifecycle::planner::Decision::Wait { .. } => {}
+            }
+        }
+        if dry_run {
+            println!("(dry run: nothing renewed)");
+        }
+    }
+    Ok(if failed { exit::FAILED } else { exit::OK })
 }

@@ -9,6 +9,7 @@ pub mod estate;
 pub mod gate;
 pub mod job;
 pub mod keys;
+pub mod planner;
 pub mod settings;
 
 pub use diagnosis::{Category, Diagnosis};

@@ -1083,3 +1083,194 @@ pub fn revoke(
         },
     )
 }
+
+// ---------------------------------------------------------------- planning
+
+use crate::lifecycle::planner::{
+    self, AuthorityState, Candidate, Decision, Limits, OpenJob, Planned,
+};
+use std::collections::HashMap;
+
+/// Builds the planner's input from the store and plans every automated identity.
+pub fn plan_renewals(ctx: &Ctx, ignore_backoff: bool) -> OpResult<Vec<Planned>> {
+    let read = ctx.store.read();
+    let now = ctx.now();
+    let candidates: Vec<Candidate> = read
+        .planning_rows()?
+        .into_iter()
+        .map(|r| Candidate {
+            identity_id: r.identity_id,
+            allow_fallback: r.fallback_authority_id.is_some(),
+            registered_domain: registered_domain(&r.sans),
+            san_set: san_set(&r.sans),
+            name: r.name,
+            authority_id: r.authority_id,
+            fallback_authority_id: r.fallback_authority_id,
+            current: r.current,
+            renew_before: None,
+            open_job: r.open_job.map(|(id, state, next)| OpenJob {
+                id,
+                failed: state == "failed",
+                next_attempt_at: next,
+            }),
+        })
+        .collect();
+    let authorities = authority_states(read, now)?;
+    let rules = planner::Rules {
+        circuit_cooldown: time::Duration::minutes(ctx.config.lifecycle.circuit_cooldown_minutes),
+        ignore_backoff,
+    };
+    Ok(planner::plan(now, &candidates, &authorities, &rules))
+}
+
+/// Circuit and budget state of every authority, from its health row and the ledger.
+pub fn authority_states(
+    read: Read<'_>,
+    now: OffsetDateTime,
+) -> OpResult<HashMap<i64, AuthorityState>> {
+    let mut out: HashMap<i64, AuthorityState> = HashMap::new();
+    for a in read.authorities()? {
+        let get = |k: &str, d: usize| {
+            a.settings
+                .get(k)
+                .and_then(|v| v.as_u64())
+                .map(|v| v as usize)
+                .unwrap_or(d)
+        };
+        let dl = Limits::default();
+        out.insert(
+            a.id,
+            AuthorityState {
+                limits: Limits {
+                    orders_per_3h: get("orders_per_3h", dl.orders_per_3h),
+                    certs_per_domain_per_week: get(
+                        "certs_per_domain_per_week",
+                        dl.certs_per_domain_per_week,
+                    ),
+                    duplicates_per_week: get("duplicates_per_week", dl.duplicates_per_week),
+                },
+                ..Default::default()
+            },
+        );
+    }
+    for h in read.authority_healths()? {
+        if h.state == "open" {
+            if let Some(s) = out.get_mut(&h.authority_id) {
+                s.circuit_open_since = h.opened_at;
+            }
+        }
+    }
+    let three_hours_ago = now - time::Duration::hours(3);
+    for e in read.ledger_all_since(now - time::Duration::days(7))? {
+        let Some(s) = out.get_mut(&e.authority_id) else {
+            continue;
+        };
+        if e.kind == "order" && e.at >= three_hours_ago {
+            s.recent_orders += 1;
+        }
+        if e.kind == "certificate" {
+            if let Some(d) = e.registered_domain {
+                *s.domain_certs.entry(d).or_default() += 1;
+            }
+            *s.duplicates.entry(e.san_set).or_default() += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// One planned renewal and, unless it was a dry run, how its run ended.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DueResult {
+    pub planned: Planned,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<RunOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Renews every identity the planner says is due (`renew --due`), one after another.
+/// With `dry_run`, returns the plan of what is due or blocked and does nothing.
+pub fn renew_due(
+    ctx: &mut Ctx,
+    actor: &Actor,
+    opts: &RunOptions,
+    connectors: &dyn Connectors,
+    dry_run: bool,
+) -> OpResult<Vec<DueResult>> {
+    let plan = plan_renewals(ctx, opts.now)?;
+    let mut out = Vec::new();
+    for p in plan {
+        if matches!(p.decision, Decision::Wait { .. }) {
+            continue;
+        }
+        if dry_run {
+            out.push(DueResult {
+                planned: p,
+                outcome: None,
+                error: None,
+            });
+            continue;
+        }
+        let r = run_planned(ctx, actor, &p, opts, connectors);
+        out.push(match r {
+            Ok(Some(o)) => DueResult {
+                planned: p,
+                outcome: Some(o),
+                error: None,
+            },
+            Ok(None) => DueResult {
+                planned: p,
+                outcome: None,
+                error: None,
+            },
+            Err(e) => DueResult {
+                planned: p,
+                outcome: None,
+                error: Some(e.to_string()),
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// Executes one planned decision (nothing for a blocked one).
+pub fn run_planned(
+    ctx: &mut Ctx,
+    actor: &Actor,
+    p: &Planned,
+    opts: &RunOptions,
+    connectors: &dyn Connectors,
+) -> OpResult<Option<RunOutcome>> {
+    let Decision::Renew {
+        authority_id,
+        reason,
+        ..
+    } = p.decision
+    else {
+        return Ok(None);
+    };
+    let reason = if reason == "first" { "first" } else { "due" };
+    let id = start_job(ctx, actor, &p.name, reason, true)?;
+    let job = load_job(ctx, id)?;
+    if job.authority_id != authority_id
+        && job.order_ref.is_none()
+        && matches!(job.resume_step(), JobState::Planned | JobState::Ordering)
+    {
+        let name = p.name.clone();
+        run(
+            ctx,
+            actor,
+            Activity::RenewalResponse,
+            "job.switch_authority",
+            ("job", &id.to_string()),
+            |tx, now| {
+                tx.set_job_authority(id, authority_id)?;
+                tx.set_job_state(id, JobState::Planned, now)?;
+                tx.append_audit(actor, now, &Entry::success("job.switch_authority", "job", id.to_string(),
+                json!({"identity": name, "from": job.authority, "to_authority_id": authority_id, "why": "fallback"})))?;
+                Ok(())
+            },
+        )?;
+    }
+    execute(ctx, actor, id, opts, connectors).map(Some)
+}

@@ -461,3 +461,86 @@ impl Read<'_> {
         )?)
     }
 }
+
+/// One automated identity with what the planner needs, read in one query.
+#[derive(Debug, Clone)]
+pub struct PlanRow {
+    pub identity_id: i64,
+    pub name: String,
+    pub authority_id: i64,
+    pub fallback_authority_id: Option<i64>,
+    pub sans: Vec<String>,
+    pub current: Option<(OffsetDateTime, OffsetDateTime)>,
+    pub open_job: Option<(i64, String, Option<OffsetDateTime>)>,
+}
+
+impl Read<'_> {
+    /// Every identity with an authority (the automated ones), with its current
+    /// certificate's validity and its open job.
+    pub fn planning_rows(&self) -> Result<Vec<PlanRow>> {
+        let mut st = self.c.prepare(
+            "SELECT i.id, i.name, i.authority_id, i.fallback_authority_id, i.sans,
+                    c.not_before, c.not_after, j.id, j.state, j.next_attempt_at
+             FROM identities i
+             LEFT JOIN certificates c ON c.id = i.current_certificate_id
+             LEFT JOIN jobs j ON j.id = (SELECT MAX(id) FROM jobs WHERE identity_id = i.id
+                                          AND state NOT IN ('verified', 'cancelled'))
+             WHERE i.authority_id IS NOT NULL ORDER BY i.id",
+        )?;
+        let rows = st.query_map([], |r| {
+            let sans: String = r.get(4)?;
+            let nb: Option<i64> = r.get(5)?;
+            let na: Option<i64> = r.get(6)?;
+            let jid: Option<i64> = r.get(7)?;
+            let jstate: Option<String> = r.get(8)?;
+            let jnext: Option<i64> = r.get(9)?;
+            Ok(PlanRow {
+                identity_id: r.get(0)?,
+                name: r.get(1)?,
+                authority_id: r.get(2)?,
+                fallback_authority_id: r.get(3)?,
+                sans: serde_json::from_str(&sans).unwrap_or_default(),
+                current: nb.zip(na).map(|(a, b)| (from_ts(a), from_ts(b))),
+                open_job: jid.map(|id| (id, jstate.unwrap_or_default(), jnext.map(from_ts))),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Every authority's circuit state.
+    pub fn authority_healths(&self) -> Result<Vec<HealthRow>> {
+        let mut st = self.c.prepare(
+            "SELECT authority_id, consecutive_failures, state, opened_at, last_failure FROM authority_health",
+        )?;
+        let rows = st.query_map([], |r| {
+            let opened: Option<i64> = r.get(3)?;
+            Ok(HealthRow {
+                authority_id: r.get(0)?,
+                consecutive_failures: r.get(1)?,
+                state: r.get(2)?,
+                opened_at: opened.map(from_ts),
+                last_failure: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Every ledger entry since `since`, all authorities.
+    pub fn ledger_all_since(&self, since: OffsetDateTime) -> Result<Vec<LedgerRow>> {
+        let mut st = self.c.prepare_cached(
+            "SELECT at, authority_id, identity_id, kind, registered_domain, san_set
+             FROM issuance_ledger WHERE at >= ?1 ORDER BY at",
+        )?;
+        let rows = st.query_map([ts(since)], |r| {
+            Ok(LedgerRow {
+                at: from_ts(r.get(0)?),
+                authority_id: r.get(1)?,
+                identity_id: r.get(2)?,
+                kind: r.get(3)?,
+                registered_domain: r.get(4)?,
+                san_set: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}

@@ -19,5 +19,5 @@ pub use certificates::{
 };
 pub use console::{AuditSearch, Dashboard, EstateCounts, NameCount};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
-pub use lifecycle::{AlertRow, HealthRow, LedgerRow};
+pub use lifecycle::{AlertRow, HealthRow, LedgerRow, PlanRow};
 pub use workflow::{NewRequest, RequestFilter};

@@ -19,6 +19,9 @@ use std::sync::Arc;
 /// the loaded inventory, and how to draw.
 pub struct Shared {
     pub ctx: Ctx,
+    /// Who is at the keyboard: the OS user of the real uid (tests set another operator).
+    /// Views use it to show only what this actor may do; `ops` decides for real.
+    pub actor: crate::model::Actor,
     pub readonly: bool,
     pub theme: Theme,
     /// Whether symbols may be Unicode (the locale is UTF-8); else ASCII fallbacks.
@@ -206,6 +209,17 @@ impl App {
                 KeyCode::PageUp => Some(scroll.saturating_sub(10)),
                 _ => None,
             };
+            return;
+        }
+        // A view in the middle of typed input (a review comment) takes the keys first.
+        let captured = {
+            let sh = &mut self.sh;
+            let v = self.stack.last_mut().expect("a view");
+            v.capture_key(&k, sh)
+        };
+        if let Some(flow) = captured {
+            self.status = None;
+            self.apply_flow(flow, &Action::Refresh);
             return;
         }
         self.status = None;

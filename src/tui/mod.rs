@@ -26,6 +26,7 @@ pub fn shared(
 ) -> Shared {
     Shared {
         ctx,
+        actor: crate::access::current_actor(),
         readonly,
         theme,
         unicode,

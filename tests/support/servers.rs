@@ -121,3 +121,158 @@ impl Drop for Nginx {
 pub fn toml_path(p: &Path) -> String {
     p.display().to_string().replace('\\', "\\\\")
 }
+
+/// A private CA and a leaf for 127.0.0.1/localhost signed by it (PEM): Pebble's own
+/// HTTPS certificate (the Debian package ships none) and the bundle that trusts it.
+pub fn https_identity() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name
+        .push(DnType::CommonName, "certdeck test HTTPS CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    (ca_cert.pem(), leaf.pem(), leaf_key.serialize_pem())
+}
+
+/// Pebble (a real ACME server) with pebble-challtestsrv as its DNS, which answers
+/// 127.0.0.1 for every name and serves the TXT records a DNS-01 hook sets.
+pub struct Pebble {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    /// Where Pebble's VA connects for HTTP-01 (certdeck's responder listens here).
+    pub http01_port: u16,
+    pub dns_port: u16,
+    pub challtest_mgmt_port: u16,
+    pebble: Option<Child>,
+    challtest: Child,
+}
+
+impl Pebble {
+    pub fn start() -> Pebble {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (ca, cert, key) = https_identity();
+        std::fs::write(dir.path().join("https-ca.pem"), ca).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
+        std::fs::write(dir.path().join("key.pem"), key).unwrap();
+        let (port, mgmt, http01_port, tls_port, dns_port, challtest_mgmt_port) = (
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+        );
+        let d = dir.path().display();
+        let config = format!(
+            r#"{{"pebble": {{"listenAddress": "127.0.0.1:{port}", "managementListenAddress": "127.0.0.1:{mgmt}",
+                "certificate": "{d}/cert.pem", "privateKey": "{d}/key.pem", "httpPort": {http01_port},
+                "tlsPort": {tls_port}, "ocspResponderURL": "", "externalAccountBindingRequired": false}}}}"#
+        );
+        std::fs::write(dir.path().join("pebble.json"), config).unwrap();
+        let challtest = Command::new("pebble-challtestsrv")
+            .args([
+                "-defaultIPv4",
+                "127.0.0.1",
+                "-defaultIPv6",
+                "",
+                "-dns01",
+                &format!("127.0.0.1:{dns_port}"),
+                "-http01",
+                "",
+                "-https01",
+                "",
+                "-tlsalpn01",
+                "",
+                "-management",
+                &format!("127.0.0.1:{challtest_mgmt_port}"),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pebble-challtestsrv (Debian package pebble)");
+        wait_for_port(challtest_mgmt_port, "pebble-challtestsrv");
+        let mut p = Pebble {
+            dir,
+            port,
+            http01_port,
+            dns_port,
+            challtest_mgmt_port,
+            pebble: None,
+            challtest,
+        };
+        p.start_pebble();
+        p
+    }
+
+    fn start_pebble(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("pebble.log")).unwrap();
+        let child = Command::new("pebble")
+            .args([
+                "-config",
+                &self.dir.path().join("pebble.json").display().to_string(),
+                "-dnsserver",
+                &format!("127.0.0.1:{}", self.dns_port),
+            ])
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start pebble (Debian package pebble)");
+        self.pebble = Some(child);
+        wait_for_port(self.port, "pebble");
+    }
+
+    /// Stops Pebble (the CA becomes unavailable); challtestsrv keeps running.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.pebble.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn directory(&self) -> String {
+        format!("https://127.0.0.1:{}/dir", self.port)
+    }
+    pub fn ca_bundle(&self) -> PathBuf {
+        self.dir.path().join("https-ca.pem")
+    }
+    pub fn http01_listen(&self) -> String {
+        format!("127.0.0.1:{}", self.http01_port)
+    }
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("pebble.log")).unwrap_or_default()
+    }
+
+    /// A DNS-01 hook (`HOOK set|clear NAME VALUE`) that writes TXT records into
+    /// challtestsrv through its management API.
+    pub fn dns01_hook(&self) -> PathBuf {
+        let p = self.dir.path().join("dns01-hook.sh");
+        let script = format!(
+            "#!/bin/sh\nset -e\nname=\"$2.\"\ncase \"$1\" in\n  set) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$name\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{m}/set-txt ;;\n  clear) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$name\\\"}}\" http://127.0.0.1:{m}/clear-txt ;;\nesac\n",
+            m = self.challtest_mgmt_port
+        );
+        std::fs::write(&p, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = self.challtest.kill();
+        let _ = self.challtest.wait();
+    }
+}

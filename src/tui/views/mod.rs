@@ -59,6 +59,15 @@ pub trait View {
     fn on_inventory(&mut self, _sh: &Shared) {}
     /// Re-read this view's own data (`Ctrl-r`, and after the clock ticks a minute).
     fn refresh(&mut self, _sh: &mut Shared) {}
+    /// Raw keys, before the keymap, while the view is taking typed input (a comment in
+    /// a text area); `None` lets the keymap handle the key as usual.
+    fn capture_key(
+        &mut self,
+        _key: &ratatui::crossterm::event::KeyEvent,
+        _sh: &mut Shared,
+    ) -> Option<Flow> {
+        None
+    }
 }
 
 /// A `:` name and how to open the view behind it.
@@ -82,7 +91,7 @@ macro_rules! views {
     };
 }
 
-views![dashboard, inventory, detail, audit,];
+views![dashboard, inventory, detail, audit, approvals, access,];
 
 /// The spec answering to `word` (a name or an alias).
 pub fn find(word: &str) -> Option<ViewSpec> {
