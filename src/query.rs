@@ -5,7 +5,9 @@
 //! or issuer CN when no authority is assigned), `env:prod|nonprod`, `cn:TEXT`, `san:TEXT`,
 //! `serial:HEX`, `fp:HEX`, `identity:NAME`, `status:active|revoked|...`, `expires<30d`
 //! (also `<=`, `>`, `>=`; units `h`, `d`, `w`), `expired`, `unowned`, `weak`, `is:ca`,
-//! `is:leaf`, and `!` before any word to negate it. Words are ANDed.
+//! `is:leaf`, `profile:NAME`, `noncompliant` / `compliant` (an open error finding or
+//! none), `rule:ID` (an open finding of that rule, or of the rules under a prefix like
+//! `rule:profile.san`), and `!` before any word to negate it. Words are ANDed.
 
 use crate::model::{CertRow, CertStatus, Environment};
 use time::{Duration, OffsetDateTime};
@@ -28,6 +30,12 @@ pub enum Term {
     Unowned,
     Weak,
     IsCa,
+    /// The certificate's policy profile.
+    Profile(String),
+    /// No open error finding (`noncompliant` is its negation).
+    Compliant,
+    /// An open finding of this rule id, or of any rule under it (`rule:profile.san`).
+    Rule(String),
     Not(Box<Term>),
 }
 
@@ -128,6 +136,8 @@ fn parse_word(word: &str) -> Result<Term, QueryError> {
         "weak" => return Ok(Term::Weak),
         "is:ca" => return Ok(Term::IsCa),
         "is:leaf" => return Ok(Term::Not(Box::new(Term::IsCa))),
+        "compliant" => return Ok(Term::Compliant),
+        "noncompliant" => return Ok(Term::Not(Box::new(Term::Compliant))),
         _ => {}
     }
     if let Some(rest) = lower.strip_prefix("expires") {
@@ -162,12 +172,14 @@ fn parse_word(word: &str) -> Result<Term, QueryError> {
             "fp" | "fingerprint" => Ok(Term::Fingerprint(normalize_hex(&v))),
             "identity" => Ok(Term::Identity(v)),
             "status" => v.to_lowercase().parse().map(Term::Status).map_err(|e: String| err(&e)),
+            "profile" => Ok(Term::Profile(v)),
+            "rule" => Ok(Term::Rule(v.to_ascii_lowercase())),
             // A colon inside free text (an IPv6 SAN, a URI) is still free text.
             _ if key.contains('.') || key.chars().all(|c| c.is_ascii_hexdigit()) => {
                 Ok(Term::Text(word.to_lowercase()))
             }
             other => Err(err(&format!(
-                "unknown word {other}: (known: owner: ca: env: cn: san: serial: fp: identity: status: expires< expired unowned weak is:ca)"
+                "unknown word {other}: (known: owner: ca: env: cn: san: serial: fp: identity: status: profile: rule: expires< expired unowned weak noncompliant is:ca)"
             ))),
         };
     }
@@ -254,6 +266,17 @@ impl Term {
             Term::Unowned => r.owner.is_none(),
             Term::Weak => r.is_weak(),
             Term::IsCa => r.is_ca,
+            Term::Profile(p) => r
+                .profile
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(p)),
+            Term::Compliant => r.is_compliant(now),
+            Term::Rule(rule) => r.findings.iter().any(|f| {
+                f.is_open(now)
+                    && (f.rule == *rule
+                        || (f.rule.starts_with(rule.as_str())
+                            && f.rule.as_bytes().get(rule.len()) == Some(&b'.')))
+            }),
             Term::Not(t) => !t.matches(r, now),
         }
     }
@@ -361,6 +384,8 @@ mod tests {
             environment: Some(Environment::Prod),
             identity: None,
             status: CertStatus::Active,
+            profile: None,
+            findings: vec![],
         }
     }
 
@@ -380,6 +405,42 @@ mod tests {
         assert!(m("expires>=18d") && !m("expires>30d"));
         assert!(m("san:payments cn:api fp:AB:12 serial:0f"));
         assert!(m("is:leaf") && !m("is:ca"));
+    }
+
+    #[test]
+    fn policy_words_read_open_findings() {
+        let mut r = row();
+        let finding = |rule: &str, sev| crate::model::Finding {
+            rule: rule.into(),
+            severity: sev,
+            message: String::new(),
+            value: None,
+            profile: Some("public-tls".into()),
+            policy_version: None,
+            applies_from: None,
+            applies_until: None,
+            exception: None,
+        };
+        r.profile = Some("public-tls".into());
+        r.findings = vec![
+            finding("profile.san.ip", crate::model::Severity::Error),
+            finding("renewal.due", crate::model::Severity::Warning),
+        ];
+        let m = |q: &str| Filter::parse(q).unwrap().matches(&r, NOW);
+        assert!(m(
+            "profile:public-tls noncompliant rule:profile.san rule:renewal.due"
+        ));
+        assert!(!m("compliant") && !m("rule:profile.sa") && !m("profile:internal"));
+        r.findings[0].exception = Some(crate::model::ExceptionNote {
+            id: 1,
+            until: NOW + Duration::days(1),
+            by: "carol".into(),
+        });
+        let m = |q: &str| Filter::parse(q).unwrap().matches(&r, NOW);
+        assert!(
+            m("compliant") && !m("rule:profile.san.ip"),
+            "an excepted finding is not open"
+        );
     }
 
     #[test]

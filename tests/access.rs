@@ -623,3 +623,77 @@ fn cli_service_accounts_show_their_reference_and_findings_never_a_secret() {
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(v[0]["retired"], true);
 }
+
+#[test]
+fn a_scoped_app_owner_imports_only_for_its_owner() {
+    use certdeck::ops::import::{import, ImportOptions, Source};
+    let (mut ctx, _clock, alice) = ctx_at(NOW);
+    grant(
+        &mut ctx,
+        &alice,
+        "pat",
+        Role::AppOwner,
+        Scope {
+            owners: vec!["payments".into()],
+            ..Default::default()
+        },
+    );
+    let pem = || {
+        vec![Source::Bytes {
+            label: "a.pem".into(),
+            kind: "file".into(),
+            data: rcgen::generate_simple_self_signed(vec!["a.example.com".into()])
+                .unwrap()
+                .cert
+                .pem()
+                .into_bytes(),
+        }]
+    };
+    let opts = |owner: Option<&str>| ImportOptions {
+        owner: owner.map(String::from),
+        ..Default::default()
+    };
+    let pat = operator("pat");
+    denied(import(&mut ctx, &pat, pem(), &opts(None), &mut |_, _| {}));
+    denied(import(
+        &mut ctx,
+        &pat,
+        pem(),
+        &opts(Some("search")),
+        &mut |_, _| {},
+    ));
+    let r = import(
+        &mut ctx,
+        &pat,
+        pem(),
+        &opts(Some("payments")),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(r.new, 1);
+}
+
+#[test]
+fn cli_users_without_a_role_read_nothing_when_the_config_says_none() {
+    let deck = support::Deck::new();
+    let me = support::me();
+    // Take every role from the invoking user (another admin remains).
+    let (mut ctx, _clock, alice) = certdeck::testing::ctx_on(&deck.db, support::now());
+    for r in [
+        Role::CentralPki,
+        Role::Platform,
+        Role::AppOwner,
+        Role::Compliance,
+    ] {
+        access_ops::revoke(&mut ctx, &alice, &me, r, None).unwrap();
+    }
+    deck.cmd().args(["list"]).assert().success();
+    let config = deck.dir.path().join("strict.toml");
+    std::fs::write(&config, "[access]\nunassigned = \"none\"\n").unwrap();
+    let out = deck
+        .cmd()
+        .args(["--config", config.to_str().unwrap(), "list"])
+        .assert()
+        .code(1);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("holds no role"));
+}

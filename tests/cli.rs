@@ -210,6 +210,10 @@ fn list_json_has_exactly_the_documented_fields_with_exact_values() {
         "common_name",
         "identity",
         "weak",
+        // Issue 4: the policy profile and compliance findings.
+        "profile",
+        "compliant",
+        "findings",
     ];
     expected.sort();
     assert_eq!(keys, expected);

@@ -410,3 +410,15 @@ fn cli_demo_refuses_to_replace_an_empty_inventory_but_replaces_an_empty_file() {
     let v = other.json(&args(&["--size", "20"]));
     assert_eq!(v["certificates"], 20);
 }
+
+#[test]
+fn cli_demo_acts_as_the_invoking_os_user() {
+    let deck = Deck::uninitialized();
+    deck.json(&args(&["--size", "30"]));
+    let me = certdeck::access::current_actor().name;
+    let store = support::open(&deck.db);
+    let records = store.read().audit_records(&AuditQuery::default()).unwrap();
+    let imports: Vec<_> = records.iter().filter(|r| r.action == "import").collect();
+    assert!(!imports.is_empty());
+    assert!(records.iter().all(|r| r.actor == me), "not all by {me}");
+}

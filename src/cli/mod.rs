@@ -10,6 +10,7 @@ pub mod inventory;
 pub mod lifecycle;
 pub mod list;
 pub mod output;
+pub mod policy;
 pub mod request;
 pub mod show;
 
@@ -69,6 +70,9 @@ pub enum Command {
     Assign(inventory::AssignArgs),
     /// Adopt an observed certificate into a managed identity.
     Adopt(inventory::AdoptArgs),
+    /// Policy as code: profiles, assignment, compliance checks, exceptions.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// Apply an estate file (owners, authorities, identities, targets): plan, then change what differs.
     Apply(lifecycle::ApplyArgs),
     /// Write the current estate in the estate-file format.
@@ -186,7 +190,10 @@ impl Env {
         } else {
             Store::open(&self.db_path)?
         };
-        Ok(Ctx::new(store, self.clock.clone(), self.config.clone()))
+        let ctx = Ctx::new(store, self.clock.clone(), self.config.clone());
+        // Users without a role read at most, and not even that when the config says so.
+        require_read(&ctx, &crate::access::current_actor())?;
+        Ok(ctx)
     }
 }
 
@@ -216,6 +223,7 @@ fn dispatch(command: Option<Command>, env: &Env) -> CliResult {
         Some(Command::Authority(c)) => inventory::authority(c, env),
         Some(Command::Assign(a)) => inventory::assign(a, env),
         Some(Command::Adopt(a)) => inventory::adopt(a, env),
+        Some(Command::Policy(c)) => policy::run(c, env),
         Some(Command::Apply(a)) => lifecycle::apply(a, env),
         Some(Command::ExportConfig(a)) => lifecycle::export_config(a, env),
         Some(Command::Renew(a)) => lifecycle::renew(a, env),

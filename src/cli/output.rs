@@ -176,6 +176,24 @@ pub struct CertJson<'a> {
     pub identity: Option<&'a str>,
     pub status: &'static str,
     pub weak: bool,
+    pub profile: Option<&'a str>,
+    /// No open error finding now.
+    pub compliant: bool,
+    /// Every finding that applies now, excepted ones included (`open` says which count).
+    pub findings: Vec<FindingJson<'a>>,
+}
+
+/// A finding as `list --json` and `show --json` print it.
+#[derive(Debug, Serialize)]
+pub struct FindingJson<'a> {
+    pub rule: &'a str,
+    pub severity: &'static str,
+    pub message: &'a str,
+    pub value: Option<&'a str>,
+    pub profile: Option<&'a str>,
+    pub policy_version: Option<&'a str>,
+    pub open: bool,
+    pub exception: Option<&'a crate::model::ExceptionNote>,
 }
 
 impl<'a> CertJson<'a> {
@@ -201,6 +219,23 @@ impl<'a> CertJson<'a> {
             identity: r.identity.as_deref(),
             status: r.effective_status(now).as_str(),
             weak: r.is_weak(),
+            profile: r.profile.as_deref(),
+            compliant: r.is_compliant(now),
+            findings: r
+                .findings
+                .iter()
+                .filter(|f| f.applies(now))
+                .map(|f| FindingJson {
+                    rule: &f.rule,
+                    severity: f.severity.as_str(),
+                    message: &f.message,
+                    value: f.value.as_deref(),
+                    profile: f.profile.as_deref(),
+                    policy_version: f.policy_version.as_deref(),
+                    open: f.is_open(now),
+                    exception: f.exception.as_ref(),
+                })
+                .collect(),
         }
     }
 }

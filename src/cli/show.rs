@@ -115,6 +115,31 @@ pub fn run(a: ShowArgs, env: &Env) -> CliResult {
     {
         lines.push(format!("  WEAK:           {}", s(&w)));
     }
+    lines.push(format!(
+        "  Profile:        {}",
+        row.profile
+            .as_deref()
+            .map(s)
+            .unwrap_or_else(|| "(none)".into())
+    ));
+    lines.push(format!(
+        "Compliance:       {}",
+        if row.is_compliant(now) {
+            "compliant"
+        } else {
+            "NON-COMPLIANT"
+        }
+    ));
+    for f in row.findings.iter().filter(|f| f.applies(now)) {
+        let mut l = format!("  {} {}: {}", f.severity.as_str(), f.rule, s(&f.message));
+        if let Some(v) = &f.value {
+            l.push_str(&format!(" ({})", s(v)));
+        }
+        if let Some(t) = super::policy::exception_text(f, now) {
+            l.push_str(&format!(" [{}]", s(&t)));
+        }
+        lines.push(l);
+    }
     lines.push("Extensions:".into());
     for e in &detail.extensions {
         lines.push(format!(

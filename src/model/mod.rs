@@ -167,9 +167,19 @@ pub struct CertRow {
     pub environment: Option<Environment>,
     pub identity: Option<String>,
     pub status: CertStatus,
+    /// The policy profile the certificate is evaluated against: its identity's, else the
+    /// first matching assignment rule's.
+    pub profile: Option<String>,
+    /// Stored compliance findings, each with the exception that covers it (if any).
+    pub findings: Vec<Finding>,
 }
 
 impl CertRow {
+    /// No open error finding at `now` (see [`is_compliant`]).
+    pub fn is_compliant(&self, now: OffsetDateTime) -> bool {
+        is_compliant(&self.findings, now)
+    }
+
     /// The name an operator recognises a certificate by: CN, else the first SAN, else
     /// the subject.
     pub fn display_name(&self) -> &str {
@@ -415,4 +425,84 @@ pub fn locale_is_utf8() -> bool {
         }
     }
     false
+}
+
+/// How much a policy finding matters: `error` fails `policy check` (exit 1) and blocks
+/// deployment; `warning` and `info` are shown, never block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+    pub fn parse(s: &str) -> Severity {
+        match s {
+            "error" => Severity::Error,
+            "warning" => Severity::Warning,
+            _ => Severity::Info,
+        }
+    }
+}
+
+/// One way a certificate breaks policy: a stable rule id (documented in docs/policy.md),
+/// what is wrong, and the offending value. `exception` is the exception that covers it,
+/// if any; whether it still suppresses the finding depends on the time it is read at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: String,
+    pub severity: Severity,
+    pub message: String,
+    pub value: Option<String>,
+    /// The profile the certificate was evaluated against (none for global rules on an
+    /// unprofiled certificate).
+    pub profile: Option<String>,
+    /// Content hash of the policy set the evaluation used.
+    pub policy_version: Option<String>,
+    /// Time-bound findings (expiry, renewal due) are stored ahead and apply only within
+    /// this window, so stored findings stay true as the clock moves.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub applies_from: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub applies_until: Option<OffsetDateTime>,
+    pub exception: Option<ExceptionNote>,
+}
+
+/// "excepted until DATE by WHOM".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExceptionNote {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub until: OffsetDateTime,
+    pub by: String,
+}
+
+impl Finding {
+    /// Whether the finding applies at `now` (time-bound ones only within their window).
+    pub fn applies(&self, now: OffsetDateTime) -> bool {
+        self.applies_from.is_none_or(|t| t <= now) && self.applies_until.is_none_or(|t| now < t)
+    }
+
+    /// Open = applies at `now` and is not covered by an exception still in force. An
+    /// expired exception brings the finding back without anyone touching it.
+    pub fn is_open(&self, now: OffsetDateTime) -> bool {
+        self.applies(now) && self.exception.as_ref().is_none_or(|e| e.until <= now)
+    }
+}
+
+/// Whether a certificate's findings make it non-compliant now: any open finding of
+/// severity error.
+pub fn is_compliant(findings: &[Finding], now: OffsetDateTime) -> bool {
+    !findings
+        .iter()
+        .any(|f| f.severity == Severity::Error && f.is_open(now))
 }

@@ -196,6 +196,18 @@ pub fn import(
                 errors: walk_problems,
                 ..Default::default()
             };
+            // A scoped operator imports only for owners and environments in scope.
+            super::check_object(
+                tx,
+                actor,
+                Activity::MaintainInventory,
+                now,
+                &crate::access::ObjectRef {
+                    owner: opts.owner.clone(),
+                    environment: opts.environment,
+                    dns_names: Vec::new(),
+                },
+            )?;
             let owner_id = match &opts.owner {
                 Some(o) => Some(owner_id_or_create(tx, actor, now, o)?),
                 None => None,
@@ -236,6 +248,7 @@ pub fn import(
                 })?;
             }
             report.issuer_links += tx.link_issuers()?;
+            super::policy::recompute_in(tx, now)?;
             tx.append_audit(
                 actor,
                 now,

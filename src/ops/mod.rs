@@ -7,6 +7,7 @@ pub mod access;
 pub mod import;
 pub mod inventory;
 pub mod lifecycle;
+pub mod policy;
 pub mod workflow;
 
 use crate::access::{Activity, Denied};

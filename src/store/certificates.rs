@@ -271,11 +271,13 @@ pub struct RowSelect {
 
 const ROW_SELECT: &str = "SELECT c.id, c.fingerprint_sha256, c.serial, c.subject, c.subject_cn,
         c.issuer, c.issuer_cn, c.sans, c.not_before, c.not_after, c.key_algorithm, c.key_bits,
-        c.signature_algorithm, c.is_ca, o.name, a.name, c.environment, i.name, c.status
+        c.signature_algorithm, c.is_ca, o.name, a.name, c.environment, i.name, c.status,
+        cp.profile
     FROM certificates c
     LEFT JOIN owners o ON o.id = c.owner_id
     LEFT JOIN authorities a ON a.id = c.authority_id
-    LEFT JOIN identities i ON i.id = c.identity_id";
+    LEFT JOIN identities i ON i.id = c.identity_id
+    LEFT JOIN certificate_profiles cp ON cp.certificate_id = c.id";
 
 fn cert_row(r: &Row<'_>) -> rusqlite::Result<CertRow> {
     let sans: String = r.get(7)?;
@@ -305,6 +307,8 @@ fn cert_row(r: &Row<'_>) -> rusqlite::Result<CertRow> {
         environment: env.and_then(|e| e.parse().ok()),
         identity: r.get(17)?,
         status: status.parse().unwrap_or(CertStatus::Active),
+        profile: r.get(19)?,
+        findings: Vec::new(),
     })
 }
 
@@ -368,15 +372,25 @@ impl Read<'_> {
                 }
             }
         }
+        self.attach_findings(&mut out)?;
         Ok(out)
     }
 
     pub fn certificate_row(&self, id: i64) -> Result<Option<CertRow>> {
-        Ok(self
+        let row = self
             .c
             .prepare_cached(&format!("{ROW_SELECT} WHERE c.id = ?1"))?
             .query_row([id], cert_row)
-            .optional()?)
+            .optional()?;
+        Ok(match row {
+            Some(r) => {
+                let mut one = [r];
+                self.attach_findings(&mut one)?;
+                let [r] = one;
+                Some(r)
+            }
+            None => None,
+        })
     }
 
     /// Certificates whose fingerprint starts with `prefix` (lowercase hex, colons removed).

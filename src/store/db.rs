@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "foundation",
         include_str!("migrations/0001_foundation.sql"),
     ),
+    (2, "policy", include_str!("migrations/0002_policy.sql")),
     (3, "access", include_str!("migrations/0003_access.sql")),
     (
         4,

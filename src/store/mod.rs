@@ -9,6 +9,7 @@ mod console;
 mod db;
 mod inventory;
 mod lifecycle;
+mod policy;
 mod sources;
 mod workflow;
 
@@ -20,4 +21,5 @@ pub use certificates::{
 pub use console::{AuditSearch, Dashboard, EstateCounts, NameCount};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
 pub use lifecycle::{AlertRow, HealthRow, LedgerRow, PlanRow};
+pub use policy::{PolicyVersion, StoredRule};
 pub use workflow::{NewRequest, RequestFilter};

@@ -1,0 +1,437 @@
+//! Policy verbs: load a policy set, assign profiles, evaluate compliance, record and
+//! revoke exceptions. Every change re-evaluates the inventory in the same transaction, so
+//! stored findings always belong to the policy version recorded with them.
+
+use super::{run, Ctx, OpError, OpResult};
+use crate::access::Activity;
+use crate::audit::Entry;
+use crate::model::{Actor, Severity};
+use crate::policy::compliance::{evaluate_inventory, Evaluation, Inventory, Usage};
+use crate::policy::exception::{ExceptionObject, NewException};
+use crate::policy::{parse_set, MatchRule};
+use crate::store::{Read, StoreError, Tx};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::Path;
+use time::OffsetDateTime;
+
+/// The starter policy set (fixtures/policy/), built into the binary so `certdeck demo`
+/// and a fresh installation can start from it.
+pub const STARTER: &[(&str, &str)] = &[
+    (
+        "starter/public-tls.toml",
+        include_str!("../../fixtures/policy/public-tls.toml"),
+    ),
+    (
+        "starter/internal-mtls.toml",
+        include_str!("../../fixtures/policy/internal-mtls.toml"),
+    ),
+    (
+        "starter/nonprod.toml",
+        include_str!("../../fixtures/policy/nonprod.toml"),
+    ),
+];
+
+/// Counts of one evaluation of the whole inventory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub policy_version: Option<String>,
+    pub certificates: usize,
+    pub with_profile: usize,
+    pub findings: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    /// Certificates with at least one open error finding.
+    pub noncompliant: usize,
+    pub by_rule: BTreeMap<String, usize>,
+}
+
+impl Summary {
+    pub fn of(evals: &[Evaluation], version: Option<&str>, now: OffsetDateTime) -> Summary {
+        let mut s = Summary {
+            policy_version: version.map(str::to_string),
+            certificates: evals.len(),
+            ..Default::default()
+        };
+        for e in evals {
+            if e.profile.is_some() {
+                s.with_profile += 1;
+            }
+            let mut bad = false;
+            for f in e.findings.iter().filter(|f| f.is_open(now)) {
+                s.findings += 1;
+                match f.severity {
+                    Severity::Error => {
+                        s.errors += 1;
+                        bad = true;
+                    }
+                    Severity::Warning => s.warnings += 1,
+                    Severity::Info => {}
+                }
+                *s.by_rule.entry(f.rule.clone()).or_default() += 1;
+            }
+            if bad {
+                s.noncompliant += 1;
+            }
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadReport {
+    pub version: String,
+    pub files: Vec<String>,
+    pub profiles: Vec<String>,
+    pub rules: usize,
+    pub evaluation: Summary,
+}
+
+/// Reads every `*.toml` in `dir` (not recursive, sorted). Names are the paths as given.
+pub fn read_dir(dir: &Path) -> OpResult<Vec<(String, String)>> {
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| OpError::Invalid(format!("policy directory {}: {e}", dir.display())))?;
+    let mut paths: Vec<_> = rd
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(OpError::Invalid(format!(
+            "policy directory {} holds no *.toml file",
+            dir.display()
+        )));
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let text = std::fs::read_to_string(&p)
+            .map_err(|e| OpError::Invalid(format!("{}: {e}", p.display())))?;
+        out.push((p.display().to_string(), text));
+    }
+    Ok(out)
+}
+
+/// Loads the policy set in `dir`: all files valid, or nothing changes.
+pub fn load(ctx: &mut Ctx, actor: &Actor, dir: &Path) -> OpResult<LoadReport> {
+    let files = read_dir(dir)?;
+    load_files(ctx, actor, &files)
+}
+
+/// Loads the built-in starter set.
+pub fn load_starter(ctx: &mut Ctx, actor: &Actor) -> OpResult<LoadReport> {
+    let files: Vec<(String, String)> = STARTER
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+    load_files(ctx, actor, &files)
+}
+
+/// Loads a policy set given as `(file name, text)` pairs.
+pub fn load_files(
+    ctx: &mut Ctx,
+    actor: &Actor,
+    files: &[(String, String)],
+) -> OpResult<LoadReport> {
+    let set = parse_set(files).map_err(|e| OpError::Invalid(e.to_string().trim_end().into()))?;
+    run(
+        ctx,
+        actor,
+        Activity::DefineProfiles,
+        "policy.load",
+        ("policy", &set.version),
+        |tx, now| {
+            let previous = tx.read().current_policy_version()?.map(|v| v.version);
+            tx.replace_policy(&set, &actor.name, now)?;
+            let evaluation = recompute_in(tx, now)?;
+            let report = LoadReport {
+                version: set.version.clone(),
+                files: set.files.clone(),
+                profiles: set.profiles.iter().map(|p| p.name.clone()).collect(),
+                rules: set.rules.len(),
+                evaluation,
+            };
+            tx.append_audit(
+                actor,
+                now,
+                &Entry::success(
+                    "policy.load",
+                    "policy",
+                    set.version.clone(),
+                    json!({
+                        "previous": previous,
+                        "files": report.files,
+                        "profiles": report.profiles,
+                        "rules": report.rules,
+                        "evaluation": report.evaluation,
+                    }),
+                ),
+            )?;
+            Ok(report)
+        },
+    )
+}
+
+/// Re-evaluates the whole inventory (an audited evaluation: it records the policy
+/// version used and the counts).
+pub fn evaluate(ctx: &mut Ctx, actor: &Actor) -> OpResult<Summary> {
+    run(
+        ctx,
+        actor,
+        Activity::AuditEvidence,
+        "policy.evaluate",
+        ("policy", "compliance"),
+        |tx, now| {
+            let s = recompute_in(tx, now)?;
+            tx.append_audit(
+                actor,
+                now,
+                &Entry::success(
+                    "policy.evaluate",
+                    "policy",
+                    s.policy_version.clone().unwrap_or_else(|| "(none)".into()),
+                    json!(s),
+                ),
+            )?;
+            Ok(s)
+        },
+    )
+}
+
+/// Re-evaluates the whole inventory inside an operation's transaction and stores the
+/// result. Other ops that change what policy depends on (import, assignment, adoption,
+/// issuance) call this before they commit.
+pub fn recompute_in(tx: &Tx<'_>, now: OffsetDateTime) -> OpResult<Summary> {
+    for (id, der) in tx.read().certificates_without_usage()? {
+        tx.store_usage(id, &Usage::from_der(&der))?;
+    }
+    let (evals, version) = snapshot(tx.read())?;
+    tx.replace_evaluation(&evals, now)?;
+    Ok(Summary::of(&evals, version.as_deref(), now))
+}
+
+/// Evaluates the inventory as stored without writing anything (`policy check`, read-only
+/// databases). Certificates whose extensions were never extracted are judged without
+/// them (EKU and key usage rules skipped).
+pub fn snapshot(read: Read<'_>) -> Result<(Vec<Evaluation>, Option<String>), StoreError> {
+    let rows = read.certificate_rows(Default::default())?;
+    let usage = read.usage_map()?;
+    let identity_profiles = read.identity_profiles()?;
+    let profiles = read.profiles()?;
+    let rules: Vec<MatchRule> = read.profile_rules()?.into_iter().map(|r| r.rule).collect();
+    let exceptions = read.exception_refs()?;
+    let version = read.current_policy_version()?.map(|v| v.version);
+    let evals = evaluate_inventory(&Inventory {
+        rows: &rows,
+        usage: &usage,
+        identity_profiles: &identity_profiles,
+        profiles: &profiles,
+        rules: &rules,
+        exceptions: &exceptions,
+        version: version.as_deref(),
+    });
+    Ok((evals, version))
+}
+
+/// Gives an identity its profile (or takes it away with `None`).
+pub fn assign_identity(
+    ctx: &mut Ctx,
+    actor: &Actor,
+    identity: &str,
+    profile: Option<&str>,
+) -> OpResult<Summary> {
+    run(
+        ctx,
+        actor,
+        Activity::DefineProfiles,
+        "policy.assign",
+        ("identity", identity),
+        |tx, now| {
+            let read = tx.read();
+            let ident = read
+                .identity_by_name(identity)?
+                .ok_or_else(|| OpError::NotFound(format!("identity {identity}")))?;
+            if let Some(p) = profile {
+                if read.profile(p)?.is_none() {
+                    return Err(OpError::NotFound(format!(
+                        "profile {p} (load it with `certdeck policy load`)"
+                    )));
+                }
+            }
+            tx.set_identity_profile(ident.id, profile)?;
+            let s = recompute_in(tx, now)?;
+            tx.append_audit(
+                actor,
+                now,
+                &Entry::success(
+                    "policy.assign",
+                    "identity",
+                    identity,
+                    json!({"from": ident.profile, "to": profile, "noncompliant": s.noncompliant}),
+                ),
+            )?;
+            Ok(s)
+        },
+    )
+}
+
+/// Adds an operator assignment rule (tried after the policy files' rules).
+pub fn add_rule(ctx: &mut Ctx, actor: &Actor, rule: &MatchRule) -> OpResult<i64> {
+    if rule.authority.is_none()
+        && rule.san_suffix.is_none()
+        && rule.owner.is_none()
+        && rule.environment.is_none()
+    {
+        return Err(OpError::Invalid(
+            "a rule needs at least one of --authority, --san-suffix, --owner, --env".into(),
+        ));
+    }
+    run(
+        ctx,
+        actor,
+        Activity::DefineProfiles,
+        "policy.rule.add",
+        ("profile", &rule.profile),
+        |tx, now| {
+            if tx.read().profile(&rule.profile)?.is_none() {
+                return Err(OpError::NotFound(format!(
+                    "profile {} (load it with `certdeck policy load`)",
+                    rule.profile
+                )));
+            }
+            let id = tx.insert_profile_rule(rule, "operator", now)?;
+            let s = recompute_in(tx, now)?;
+            tx.append_audit(
+                actor,
+                now,
+                &Entry::success(
+                    "policy.rule.add",
+                    "profile",
+                    rule.profile.clone(),
+                    json!({"rule": id, "match": rule, "with_profile": s.with_profile}),
+                ),
+            )?;
+            Ok(id)
+        },
+    )
+}
+
+pub fn remove_rule(ctx: &mut Ctx, actor: &Actor, id: i64) -> OpResult<()> {
+    run(
+        ctx,
+        actor,
+        Activity::DefineProfiles,
+        "policy.rule.remove",
+        ("profile_rule", &id.to_string()),
+        |tx, now| {
+            if tx.delete_profile_rule(id)? == 0 {
+                return Err(OpError::NotFound(format!(
+                    "operator rule {id} (rules from policy files change with the files)"
+                )));
+            }
+            recompute_in(tx, now)?;
+            tx.append_audit(
+                actor,
+                now,
+                &Entry::success(
+                    "policy.rule.remove",
+                    "profile_rule",
+                    id.to_string(),
+                    json!({}),
+                ),
+            )?;
+            Ok(())
+        },
+    )
+}
+
+/// Records an exception (for administrators and tests; the approval workflow calls
+/// [`record_exception`] inside its own operation).
+pub fn except(ctx: &mut Ctx, actor: &Actor, e: &NewException) -> OpResult<i64> {
+    run(
+        ctx,
+        actor,
+        Activity::DefineProfiles,
+        "exception.record",
+        (e.object_type.as_str(), &e.object_id),
+        |tx, now| record_exception(tx, actor, now, e),
+    )
+}
+
+/// Writes an exception record and its audit entry inside the caller's transaction: the
+/// one way an exception comes to exist. The rule must be a known rule id, the object must
+/// exist, and the expiry must be in the future.
+pub fn record_exception(
+    tx: &Tx<'_>,
+    actor: &Actor,
+    now: OffsetDateTime,
+    e: &NewException,
+) -> OpResult<i64> {
+    if !crate::policy::RULES.iter().any(|r| r.0 == e.rule) {
+        return Err(OpError::Invalid(format!(
+            "unknown rule {:?} (see `certdeck policy rules`)",
+            e.rule
+        )));
+    }
+    if e.expires_at <= now {
+        return Err(OpError::Invalid(
+            "an exception must expire in the future".into(),
+        ));
+    }
+    if e.reason.trim().is_empty() {
+        return Err(OpError::Invalid("an exception needs a reason".into()));
+    }
+    let mut e = e.clone();
+    match e.object_type {
+        ExceptionObject::Certificate => {
+            e.object_id = e.object_id.to_ascii_lowercase();
+            if e.object_id.len() != 64 || !e.object_id.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(OpError::Invalid(
+                    "a certificate exception names the full SHA-256 fingerprint".into(),
+                ));
+            }
+        }
+        ExceptionObject::Identity => {
+            if tx.read().identity_by_name(&e.object_id)?.is_none() {
+                return Err(OpError::NotFound(format!("identity {}", e.object_id)));
+            }
+        }
+    }
+    let id = tx.insert_exception(&e, &actor.name, now)?;
+    tx.append_audit(
+        actor,
+        now,
+        &Entry::success(
+            "exception.record",
+            e.object_type.as_str(),
+            e.object_id.clone(),
+            json!({
+                "exception": id, "rule": e.rule, "reason": e.reason, "granted_by": e.granted_by,
+                "expires_at": crate::clock::rfc3339(e.expires_at), "request_ref": e.request_ref,
+            }),
+        ),
+    )?;
+    Ok(id)
+}
+
+pub fn revoke_exception(ctx: &mut Ctx, actor: &Actor, id: i64) -> OpResult<()> {
+    run(
+        ctx,
+        actor,
+        Activity::DefineProfiles,
+        "exception.revoke",
+        ("exception", &id.to_string()),
+        |tx, now| {
+            if tx.revoke_exception(id, &actor.name, now)? == 0 {
+                return Err(OpError::NotFound(format!("active exception {id}")));
+            }
+            tx.append_audit(
+                actor,
+                now,
+                &Entry::success("exception.revoke", "exception", id.to_string(), json!({})),
+            )?;
+            Ok(())
+        },
+    )
+}

@@ -1,0 +1,438 @@
+//! Policy tables: loaded versions and profiles, assignment rules, extension facts,
+//! evaluation results (profiles and findings per certificate), exceptions.
+
+use super::db::{Read, Result, StoreError, Tx};
+use crate::model::{CertRow, Environment, ExceptionNote, Finding, Severity};
+use crate::policy::compliance::{Evaluation, ExceptionRef, Usage};
+use crate::policy::exception::{Exception, ExceptionObject, NewException};
+use crate::policy::{MatchRule, PolicySet, Profile};
+use rusqlite::{params, OptionalExtension, Row};
+use serde::Serialize;
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+/// The policy set in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyVersion {
+    pub version: String,
+    pub loaded_at: String,
+    pub loaded_by: String,
+    pub files: Vec<String>,
+    pub profile_count: i64,
+}
+
+/// An assignment rule as stored: file rules come from the loaded policy set, operator
+/// rules from `policy assign`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredRule {
+    pub id: i64,
+    pub origin: String,
+    #[serde(flatten)]
+    pub rule: MatchRule,
+}
+
+fn ts(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl Tx<'_> {
+    /// Makes `set` the policy in force: its version recorded (again, when reloaded), its
+    /// profiles and file rules replacing the previous ones. Operator rules are kept.
+    pub fn replace_policy(&self, set: &PolicySet, by: &str, now: OffsetDateTime) -> Result<()> {
+        let now_s = crate::clock::rfc3339(now);
+        self.tx
+            .execute("UPDATE policy_versions SET current = 0", [])?;
+        self.tx.execute(
+            "INSERT INTO policy_versions (version, loaded_at, loaded_by, files, profile_count, current)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1)
+             ON CONFLICT (version) DO UPDATE SET loaded_at = excluded.loaded_at,
+                 loaded_by = excluded.loaded_by, files = excluded.files, current = 1",
+            params![
+                set.version,
+                now_s,
+                by,
+                serde_json::to_string(&set.files).unwrap_or_default(),
+                set.profiles.len() as i64
+            ],
+        )?;
+        self.tx.execute("DELETE FROM profiles", [])?;
+        let mut st = self.tx.prepare_cached(
+            "INSERT INTO profiles (name, version, environment, source, definition) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for p in &set.profiles {
+            let def = serde_json::to_string(p).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            st.execute(params![
+                p.name,
+                set.version,
+                p.environment.as_str(),
+                p.source,
+                def
+            ])?;
+        }
+        self.tx
+            .execute("DELETE FROM profile_rules WHERE origin = 'file'", [])?;
+        for r in &set.rules {
+            self.insert_profile_rule(r, "file", now)?;
+        }
+        Ok(())
+    }
+
+    pub fn insert_profile_rule(
+        &self,
+        r: &MatchRule,
+        origin: &str,
+        now: OffsetDateTime,
+    ) -> Result<i64> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO profile_rules (origin, profile, authority, san_suffix, owner, environment, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                origin,
+                r.profile,
+                r.authority,
+                r.san_suffix,
+                r.owner,
+                r.environment.map(|e| e.as_str()),
+                crate::clock::rfc3339(now)
+            ])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    pub fn delete_profile_rule(&self, id: i64) -> Result<usize> {
+        Ok(self.tx.execute(
+            "DELETE FROM profile_rules WHERE id = ?1 AND origin = 'operator'",
+            [id],
+        )?)
+    }
+
+    pub fn set_identity_profile(&self, identity_id: i64, profile: Option<&str>) -> Result<()> {
+        self.tx.execute(
+            "UPDATE identities SET profile = ?2 WHERE id = ?1",
+            params![identity_id, profile],
+        )?;
+        Ok(())
+    }
+
+    pub fn store_usage(&self, certificate_id: i64, u: &Usage) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO certificate_usage (certificate_id, eku, key_usage) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![certificate_id, u.eku.join(","), u.key_usage.join(",")])?;
+        Ok(())
+    }
+
+    /// Replaces every stored evaluation result with `evals`.
+    pub fn replace_evaluation(&self, evals: &[Evaluation], now: OffsetDateTime) -> Result<()> {
+        let now_s = crate::clock::rfc3339(now);
+        self.tx.execute("DELETE FROM findings", [])?;
+        self.tx.execute("DELETE FROM certificate_profiles", [])?;
+        let mut fp = self.tx.prepare_cached(
+            "INSERT INTO certificate_profiles (certificate_id, profile, via) VALUES (?1, ?2, ?3)",
+        )?;
+        let mut ff = self.tx.prepare_cached(
+            "INSERT INTO findings (certificate_id, rule, severity, message, value, profile, policy_version,
+                 applies_from, applies_until, evaluated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for e in evals {
+            if let Some((p, via)) = &e.profile {
+                fp.execute(params![e.certificate_id, p, via.as_str()])?;
+            }
+            for f in &e.findings {
+                ff.execute(params![
+                    e.certificate_id,
+                    f.rule,
+                    f.severity.as_str(),
+                    f.message,
+                    f.value,
+                    f.profile,
+                    f.policy_version,
+                    f.applies_from.map(|t| t.unix_timestamp()),
+                    f.applies_until.map(|t| t.unix_timestamp()),
+                    now_s
+                ])?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn insert_exception(
+        &self,
+        e: &NewException,
+        created_by: &str,
+        now: OffsetDateTime,
+    ) -> Result<i64> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO exceptions (rule, object_type, object_id, reason, granted_by, expires_at,
+                     created_at, created_by, request_ref)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                e.rule,
+                e.object_type.as_str(),
+                e.object_id,
+                e.reason,
+                e.granted_by,
+                e.expires_at.unix_timestamp(),
+                crate::clock::rfc3339(now),
+                created_by,
+                e.request_ref
+            ])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    pub fn revoke_exception(&self, id: i64, by: &str, now: OffsetDateTime) -> Result<usize> {
+        Ok(self.tx.execute(
+            "UPDATE exceptions SET revoked_at = ?2, revoked_by = ?3 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, crate::clock::rfc3339(now), by],
+        )?)
+    }
+}
+
+const FINDING_SELECT: &str = "SELECT f.certificate_id, f.rule, f.severity, f.message, f.value,
+        f.profile, f.policy_version, e.id, e.expires_at, e.granted_by, f.applies_from, f.applies_until
+    FROM findings f
+    JOIN certificates c ON c.id = f.certificate_id
+    LEFT JOIN identities i ON i.id = c.identity_id
+    LEFT JOIN exceptions e ON e.id = (
+        SELECT x.id FROM exceptions x
+        WHERE x.rule = f.rule AND x.revoked_at IS NULL
+          AND ((x.object_type = 'certificate' AND x.object_id = c.fingerprint_sha256)
+            OR (x.object_type = 'identity' AND x.object_id = i.name))
+        ORDER BY x.expires_at DESC LIMIT 1)";
+
+fn finding(r: &Row<'_>) -> rusqlite::Result<(i64, Finding)> {
+    let sev: String = r.get(2)?;
+    let exc: Option<i64> = r.get(7)?;
+    Ok((
+        r.get(0)?,
+        Finding {
+            rule: r.get(1)?,
+            severity: Severity::parse(&sev),
+            message: r.get(3)?,
+            value: r.get(4)?,
+            profile: r.get(5)?,
+            policy_version: r.get(6)?,
+            applies_from: r.get::<_, Option<i64>>(10)?.map(ts),
+            applies_until: r.get::<_, Option<i64>>(11)?.map(ts),
+            exception: match exc {
+                Some(id) => Some(ExceptionNote {
+                    id,
+                    until: ts(r.get(8)?),
+                    by: r.get(9)?,
+                }),
+                None => None,
+            },
+        },
+    ))
+}
+
+fn exception(r: &Row<'_>) -> rusqlite::Result<Exception> {
+    let ot: String = r.get(2)?;
+    Ok(Exception {
+        id: r.get(0)?,
+        rule: r.get(1)?,
+        object_type: ExceptionObject::parse(&ot).unwrap_or(ExceptionObject::Certificate),
+        object_id: r.get(3)?,
+        reason: r.get(4)?,
+        granted_by: r.get(5)?,
+        expires_at: ts(r.get(6)?),
+        created_at: r.get(7)?,
+        created_by: r.get(8)?,
+        request_ref: r.get(9)?,
+        revoked_at: r.get(10)?,
+        revoked_by: r.get(11)?,
+    })
+}
+
+const EXCEPTION_SELECT: &str = "SELECT id, rule, object_type, object_id, reason, granted_by,
+    expires_at, created_at, created_by, request_ref, revoked_at, revoked_by FROM exceptions";
+
+impl Read<'_> {
+    /// Fills each row's `findings` from the last evaluation, each with the exception that
+    /// covers it (whether it is still in force is decided when read, against the clock).
+    pub fn attach_findings(&self, rows: &mut [CertRow]) -> Result<()> {
+        if rows.len() <= 64 {
+            let mut st = self.c.prepare_cached(&format!(
+                "{FINDING_SELECT} WHERE f.certificate_id = ?1 ORDER BY f.id"
+            ))?;
+            for row in rows.iter_mut() {
+                row.findings = st
+                    .query_map([row.id], finding)?
+                    .map(|r| r.map(|(_, f)| f))
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+            }
+            return Ok(());
+        }
+        let mut by_id: HashMap<i64, Vec<Finding>> = HashMap::new();
+        let mut st = self
+            .c
+            .prepare_cached(&format!("{FINDING_SELECT} ORDER BY f.id"))?;
+        for r in st.query_map([], finding)? {
+            let (id, f) = r?;
+            by_id.entry(id).or_default().push(f);
+        }
+        for row in rows.iter_mut() {
+            row.findings = by_id.remove(&row.id).unwrap_or_default();
+        }
+        Ok(())
+    }
+
+    pub fn current_policy_version(&self) -> Result<Option<PolicyVersion>> {
+        Ok(self
+            .c
+            .prepare_cached(
+                "SELECT version, loaded_at, loaded_by, files, profile_count FROM policy_versions WHERE current = 1",
+            )?
+            .query_row([], |r| {
+                let files: String = r.get(3)?;
+                Ok(PolicyVersion {
+                    version: r.get(0)?,
+                    loaded_at: r.get(1)?,
+                    loaded_by: r.get(2)?,
+                    files: serde_json::from_str(&files).unwrap_or_default(),
+                    profile_count: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    pub fn profiles(&self) -> Result<Vec<Profile>> {
+        let mut st = self
+            .c
+            .prepare_cached("SELECT definition FROM profiles ORDER BY name")?;
+        let defs = st
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        defs.iter()
+            .map(|d| {
+                serde_json::from_str(d)
+                    .map_err(|e| StoreError::Invalid(format!("stored profile unreadable: {e}")))
+            })
+            .collect()
+    }
+
+    pub fn profile(&self, name: &str) -> Result<Option<Profile>> {
+        let def: Option<String> = self
+            .c
+            .prepare_cached("SELECT definition FROM profiles WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()?;
+        def.map(|d| {
+            serde_json::from_str(&d)
+                .map_err(|e| StoreError::Invalid(format!("stored profile unreadable: {e}")))
+        })
+        .transpose()
+    }
+
+    /// Assignment rules in the order they are tried: the policy files' first, then the
+    /// operators', each in the order they were made.
+    pub fn profile_rules(&self) -> Result<Vec<StoredRule>> {
+        let mut st = self.c.prepare_cached(
+            "SELECT id, origin, profile, authority, san_suffix, owner, environment FROM profile_rules
+             ORDER BY origin = 'operator', id",
+        )?;
+        let rows = st.query_map([], |r| {
+            let env: Option<String> = r.get(6)?;
+            Ok(StoredRule {
+                id: r.get(0)?,
+                origin: r.get(1)?,
+                rule: MatchRule {
+                    profile: r.get(2)?,
+                    authority: r.get(3)?,
+                    san_suffix: r.get(4)?,
+                    owner: r.get(5)?,
+                    environment: env.and_then(|e| e.parse::<Environment>().ok()),
+                },
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Certificates whose extension facts have not been extracted yet, with their DER.
+    pub fn certificates_without_usage(&self) -> Result<Vec<(i64, Vec<u8>)>> {
+        let mut st = self.c.prepare_cached(
+            "SELECT c.id, c.der FROM certificates c
+             WHERE NOT EXISTS (SELECT 1 FROM certificate_usage u WHERE u.certificate_id = c.id)",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn usage_map(&self) -> Result<HashMap<i64, Usage>> {
+        let mut st = self
+            .c
+            .prepare_cached("SELECT certificate_id, eku, key_usage FROM certificate_usage")?;
+        let split = |s: String| -> Vec<String> {
+            if s.is_empty() {
+                Vec::new()
+            } else {
+                s.split(',').map(str::to_string).collect()
+            }
+        };
+        let mut out = HashMap::new();
+        for r in st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })? {
+            let (id, eku, ku) = r?;
+            out.insert(
+                id,
+                Usage {
+                    eku: split(eku),
+                    key_usage: split(ku),
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// identity name → the profile it names (None when it names none).
+    pub fn identity_profiles(&self) -> Result<HashMap<String, Option<String>>> {
+        let mut st = self
+            .c
+            .prepare_cached("SELECT name, profile FROM identities")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+    }
+
+    pub fn exceptions(&self) -> Result<Vec<Exception>> {
+        let mut st = self
+            .c
+            .prepare_cached(&format!("{EXCEPTION_SELECT} ORDER BY id"))?;
+        let rows = st.query_map([], exception)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn exception(&self, id: i64) -> Result<Option<Exception>> {
+        Ok(self
+            .c
+            .prepare_cached(&format!("{EXCEPTION_SELECT} WHERE id = ?1"))?
+            .query_row([id], exception)
+            .optional()?)
+    }
+
+    /// Unrevoked exceptions as the engine matches them (expiry is judged when read).
+    pub fn exception_refs(&self) -> Result<Vec<ExceptionRef>> {
+        Ok(self
+            .exceptions()?
+            .into_iter()
+            .filter(|e| e.revoked_at.is_none())
+            .map(|e| ExceptionRef {
+                id: e.id,
+                rule: e.rule,
+                object_type: e.object_type.as_str().to_string(),
+                object_id: e.object_id,
+                until: e.expires_at,
+                by: e.granted_by,
+            })
+            .collect())
+    }
+}

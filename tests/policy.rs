@@ -1,0 +1,463 @@
+//! Policy as code, end to end: loading profiles (and refusing bad ones, located), the
+//! compliance findings on a small estate, recompute on import, exceptions that suppress
+//! and expire, and `certdeck policy check` as scripts see it.
+
+use certdeck::model::{AuthorityKind, Environment, Severity};
+use certdeck::ops::import::{import, ImportOptions, Source};
+use certdeck::ops::inventory::{self, Assignment};
+use certdeck::ops::policy as policy_ops;
+use certdeck::ops::Ctx;
+use certdeck::policy::exception::{ExceptionObject, NewException};
+use certdeck::testing::{ctx_at, ctx_on};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+mod support;
+
+/// The suite's "now" (tests/support), so library and CLI halves agree.
+const NOW: OffsetDateTime = datetime!(2026-06-01 0:00 UTC);
+
+/// A private CA and what it issues, as PEM.
+struct Ca {
+    issuer: Issuer<'static, KeyPair>,
+    pem: String,
+}
+
+fn ca(cn: &str) -> Ca {
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name.push(DnType::CommonName, cn);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.not_before = NOW - Duration::days(365);
+    p.not_after = NOW + Duration::days(3650);
+    let cert = p.self_signed(&key).unwrap();
+    Ca {
+        pem: cert.pem(),
+        issuer: Issuer::new(p, key),
+    }
+}
+
+fn leaf(
+    ca: &Ca,
+    sans: &[&str],
+    days: i64,
+    age_days: i64,
+    eku: &[ExtendedKeyUsagePurpose],
+) -> String {
+    let key = KeyPair::generate().unwrap();
+    let mut p =
+        CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    p.distinguished_name.push(DnType::CommonName, sans[0]);
+    p.not_before = NOW - Duration::days(age_days);
+    p.not_after = p.not_before + Duration::days(days) - Duration::seconds(1);
+    p.extended_key_usages = eku.to_vec();
+    p.signed_by(&key, &ca.issuer).unwrap().pem()
+}
+
+const MTLS: &[ExtendedKeyUsagePurpose] = &[
+    ExtendedKeyUsagePurpose::ServerAuth,
+    ExtendedKeyUsagePurpose::ClientAuth,
+];
+
+fn import_pem(
+    ctx: &mut Ctx,
+    actor: &certdeck::model::Actor,
+    label: &str,
+    pem: String,
+    owner: Option<&str>,
+) {
+    let r = import(
+        ctx,
+        actor,
+        vec![Source::Bytes {
+            label: label.into(),
+            kind: "test".into(),
+            data: pem.into_bytes(),
+        }],
+        &ImportOptions {
+            owner: owner.map(str::to_string),
+            environment: Some(Environment::Prod),
+            source: None,
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+}
+
+/// An internal CA (authority `internal-ca`, prod) with three leaves: one compliant, one
+/// unowned and too long-lived, one with an IP SAN.
+fn estate(ctx: &mut Ctx, actor: &certdeck::model::Actor) {
+    let ca = ca("Example Issuing CA");
+    import_pem(ctx, actor, "ca.pem", ca.pem.clone(), Some("pki"));
+    import_pem(
+        ctx,
+        actor,
+        "good.pem",
+        leaf(&ca, &["api.internal.example.com"], 60, 5, MTLS),
+        Some("payments"),
+    );
+    import_pem(
+        ctx,
+        actor,
+        "legacy.pem",
+        leaf(&ca, &["legacy.internal.example.com"], 400, 10, MTLS),
+        None,
+    );
+    import_pem(
+        ctx,
+        actor,
+        "ip.pem",
+        leaf(&ca, &["db.internal.example.com", "10.0.0.5"], 60, 5, MTLS),
+        Some("payments"),
+    );
+    inventory::add_authority(
+        ctx,
+        actor,
+        "internal-ca",
+        AuthorityKind::Local,
+        Some(Environment::Prod),
+        serde_json::json!({}),
+        None,
+    )
+    .unwrap();
+    let ca_id = id_of(ctx, "Example Issuing CA");
+    inventory::assign(
+        ctx,
+        actor,
+        &[ca_id],
+        &Assignment {
+            authority: Some("internal-ca".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
+fn id_of(ctx: &Ctx, name: &str) -> i64 {
+    ctx.store
+        .read()
+        .certificate_rows(Default::default())
+        .unwrap()
+        .into_iter()
+        .find(|r| r.display_name() == name)
+        .unwrap_or_else(|| panic!("no certificate {name}"))
+        .id
+}
+
+fn open_rules(ctx: &Ctx, name: &str, now: OffsetDateTime) -> Vec<String> {
+    let row = ctx
+        .store
+        .read()
+        .certificate_row(id_of(ctx, name))
+        .unwrap()
+        .unwrap();
+    row.findings
+        .iter()
+        .filter(|f| f.is_open(now))
+        .map(|f| f.rule.clone())
+        .collect()
+}
+
+#[test]
+fn the_starter_set_loads_is_versioned_and_audited() {
+    let (mut ctx, _clock, alice) = ctx_at(NOW);
+    let report = policy_ops::load_starter(&mut ctx, &alice).unwrap();
+    assert_eq!(
+        report.profiles,
+        ["internal-mtls", "partner-mtls", "nonprod-tls", "public-tls"],
+        "files are read in name order"
+    );
+    let read = ctx.store.read();
+    let v = read.current_policy_version().unwrap().unwrap();
+    assert_eq!(v.version, report.version);
+    assert_eq!(v.loaded_by, "alice");
+    let audit = read.audit_records(&Default::default()).unwrap();
+    assert!(audit
+        .iter()
+        .any(|a| a.action == "policy.load" && a.object_id == report.version));
+}
+
+#[test]
+fn the_estate_gets_located_findings_against_its_profiles() {
+    let (mut ctx, _clock, alice) = ctx_at(NOW);
+    estate(&mut ctx, &alice);
+    policy_ops::load_starter(&mut ctx, &alice).unwrap();
+    assert_eq!(
+        open_rules(&ctx, "api.internal.example.com", NOW),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        open_rules(&ctx, "legacy.internal.example.com", NOW),
+        vec!["owner.missing", "profile.validity"]
+    );
+    assert_eq!(
+        open_rules(&ctx, "db.internal.example.com", NOW),
+        vec!["profile.san.ip"]
+    );
+    let row = ctx
+        .store
+        .read()
+        .certificate_row(id_of(&ctx, "db.internal.example.com"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.profile.as_deref(), Some("internal-mtls"));
+    let f = row.findings.iter().find(|f| f.applies(NOW)).unwrap();
+    assert_eq!(
+        (f.severity, f.value.as_deref()),
+        (Severity::Error, Some("10.0.0.5"))
+    );
+    let version = ctx
+        .store
+        .read()
+        .current_policy_version()
+        .unwrap()
+        .unwrap()
+        .version;
+    assert_eq!(
+        f.policy_version.as_deref(),
+        Some(version.as_str()),
+        "each finding names the policy version it used"
+    );
+}
+
+#[test]
+fn a_bad_policy_is_refused_with_located_errors_and_changes_nothing() {
+    let (mut ctx, _clock, alice) = ctx_at(NOW);
+    policy_ops::load_starter(&mut ctx, &alice).unwrap();
+    let before = ctx.store.read().current_policy_version().unwrap().unwrap();
+    let audit_before = ctx
+        .store
+        .read()
+        .audit_records(&Default::default())
+        .unwrap()
+        .len();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("web.toml"),
+        "[[profile]]\nname = \"web\"\nenvironment = \"prod\"\nauthorities = [\"letsencrypt\"]\nkey_types = [\"rsa-1024\"]\nmax_validity = 90\n",
+    )
+    .unwrap();
+    let err = policy_ops::load(&mut ctx, &alice, dir.path())
+        .unwrap_err()
+        .to_string();
+    let file = dir.path().join("web.toml").display().to_string();
+    assert!(
+        err.contains(&format!("{file}:6:1: max_validity: unknown field")),
+        "{err}"
+    );
+    // The unknown key stops deserialisation; fix it and the weak key is found, located.
+    std::fs::write(
+        dir.path().join("web.toml"),
+        "[[profile]]\nname = \"web\"\nenvironment = \"prod\"\nauthorities = [\"letsencrypt\"]\nkey_types = [\"rsa-1024\"]\n",
+    )
+    .unwrap();
+    let err = policy_ops::load(&mut ctx, &alice, dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!(
+            "{file}:5:14: profile.key_types: \"rsa-1024\": RSA keys must be at least 2048 bits"
+        )),
+        "{err}"
+    );
+    let read = ctx.store.read();
+    assert_eq!(read.current_policy_version().unwrap().unwrap(), before);
+    assert_eq!(read.profiles().unwrap().len(), 4);
+    assert_eq!(
+        read.audit_records(&Default::default()).unwrap().len(),
+        audit_before
+    );
+}
+
+#[test]
+fn findings_are_recomputed_on_import() {
+    let (mut ctx, _clock, alice) = ctx_at(NOW);
+    policy_ops::load_starter(&mut ctx, &alice).unwrap();
+    let ca = ca("Lonely CA");
+    import_pem(
+        &mut ctx,
+        &alice,
+        "x.pem",
+        leaf(&ca, &["www.example.org"], 90, 80, MTLS),
+        None,
+    );
+    let rules = open_rules(&ctx, "www.example.org", NOW);
+    assert_eq!(
+        rules,
+        vec!["owner.missing", "renewal.due", "profile.missing"]
+    );
+}
+
+#[test]
+fn an_exception_suppresses_one_rule_until_it_expires() {
+    let (mut ctx, clock, alice) = ctx_at(NOW);
+    estate(&mut ctx, &alice);
+    policy_ops::load_starter(&mut ctx, &alice).unwrap();
+    let id = id_of(&ctx, "legacy.internal.example.com");
+    let fp = ctx
+        .store
+        .read()
+        .certificate_row(id)
+        .unwrap()
+        .unwrap()
+        .fingerprint_sha256;
+    policy_ops::except(
+        &mut ctx,
+        &alice,
+        &NewException {
+            rule: "owner.missing".into(),
+            object_type: ExceptionObject::Certificate,
+            object_id: fp.clone(),
+            reason: "legacy appliance, replaced in January".into(),
+            granted_by: "carol".into(),
+            expires_at: NOW + Duration::days(30),
+            request_ref: None,
+        },
+    )
+    .unwrap();
+    let row = ctx.store.read().certificate_row(id).unwrap().unwrap();
+    let f = row
+        .findings
+        .iter()
+        .find(|f| f.rule == "owner.missing")
+        .unwrap();
+    let note = f.exception.as_ref().unwrap();
+    assert_eq!(
+        (note.by.as_str(), note.until),
+        ("carol", NOW + Duration::days(30))
+    );
+    assert_eq!(
+        open_rules(&ctx, "legacy.internal.example.com", NOW),
+        vec!["profile.validity"]
+    );
+    clock.advance(Duration::days(31));
+    assert_eq!(
+        open_rules(&ctx, "legacy.internal.example.com", ctx.now()),
+        vec!["owner.missing", "profile.validity"],
+        "an expired exception brings the finding back"
+    );
+    // Exceptions must name a real rule and expire in the future.
+    let mut bad = NewException {
+        rule: "owner.absent".into(),
+        object_type: ExceptionObject::Certificate,
+        object_id: fp,
+        reason: "x".into(),
+        granted_by: "carol".into(),
+        expires_at: ctx.now() + Duration::days(1),
+        request_ref: None,
+    };
+    assert!(policy_ops::except(&mut ctx, &alice, &bad).is_err());
+    bad.rule = "owner.missing".into();
+    bad.expires_at = ctx.now() - Duration::days(1);
+    assert!(policy_ops::except(&mut ctx, &alice, &bad).is_err());
+}
+
+#[test]
+fn identities_take_their_profile_and_rules_cover_the_rest() {
+    let (mut ctx, _clock, alice) = ctx_at(NOW);
+    estate(&mut ctx, &alice);
+    policy_ops::load_starter(&mut ctx, &alice).unwrap();
+    let id = id_of(&ctx, "db.internal.example.com");
+    inventory::adopt(&mut ctx, &alice, id, "db", None, None).unwrap();
+    // A managed identity without a profile is not matched by rules: never issued for.
+    let row = ctx.store.read().certificate_row(id).unwrap().unwrap();
+    assert_eq!(row.profile, None);
+    assert!(row.findings.iter().any(|f| f.rule == "profile.missing"));
+    policy_ops::assign_identity(&mut ctx, &alice, "db", Some("partner-mtls")).unwrap();
+    let row = ctx.store.read().certificate_row(id).unwrap().unwrap();
+    assert_eq!(row.profile.as_deref(), Some("partner-mtls"));
+    assert!(policy_ops::assign_identity(&mut ctx, &alice, "db", Some("nope")).is_err());
+}
+
+#[test]
+fn policy_check_exits_1_on_errors_and_reports_json() {
+    let deck = support::Deck::new();
+    let db = deck.db.clone();
+    {
+        let (mut ctx, _clock, alice) = ctx_on(&db, NOW);
+        estate(&mut ctx, &alice);
+        policy_ops::load_starter(&mut ctx, &alice).unwrap();
+    }
+    let out = deck
+        .cmd()
+        .args(["policy", "check", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"profile.san.ip") && rules.contains(&"owner.missing"),
+        "{rules:?}"
+    );
+    assert_eq!(v["policy_version"].as_str().unwrap().len(), 64);
+    // Only one owner's certificates, all compliant: exit 0.
+    let out = deck
+        .cmd()
+        .args(["policy", "check", "--owner", "pki"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // list --json carries the findings and the profile.
+    let out = deck
+        .cmd()
+        .args(["list", "--json", "--query", "noncompliant"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["common_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(v[0]["findings"].as_array().is_some_and(|f| !f.is_empty()));
+    assert_eq!(v[0]["profile"], "internal-mtls");
+}
+
+#[test]
+fn policy_load_reports_bad_toml_on_stderr_and_fails() {
+    let deck = support::Deck::new();
+    let pol = deck.dir.path().join("pol");
+    std::fs::create_dir(&pol).unwrap();
+    std::fs::write(pol.join("a.toml"), "[[profile]]\nname = \"a\"\nenvironment = \"staging\"\nauthorities = [\"x\"]\nkey_types = [\"ed25519\"]\n").unwrap();
+    let out = deck
+        .cmd()
+        .args(["policy", "load"])
+        .arg(&pol)
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a.toml:3:15: profile.environment"), "{err}");
+    let out = deck.cmd().args(["policy", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no policy loaded"));
+}
+
+#[test]
+fn stored_findings_follow_the_clock_without_re_evaluation() {
+    let (mut ctx, clock, alice) = ctx_at(NOW);
+    estate(&mut ctx, &alice);
+    policy_ops::load_starter(&mut ctx, &alice).unwrap();
+    let name = "api.internal.example.com"; // 60 days, 5 days old, renew 30 days before
+    assert!(open_rules(&ctx, name, NOW).is_empty());
+    clock.advance(Duration::days(26));
+    assert_eq!(open_rules(&ctx, name, ctx.now()), vec!["renewal.due"]);
+    clock.advance(Duration::days(30));
+    assert_eq!(open_rules(&ctx, name, ctx.now()), vec!["cert.expired"]);
+}
