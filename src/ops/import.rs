@@ -74,6 +74,9 @@ pub struct ImportReport {
     pub files_without_certificates: usize,
     pub issuer_links: usize,
     pub errors: Vec<Problem>,
+    /// Every certificate this import stored or saw again (policy re-judges these).
+    #[serde(skip)]
+    pub touched: Vec<i64>,
 }
 
 impl ImportReport {
@@ -246,7 +249,7 @@ pub fn import(
                 progress(done, total);
             }
             report.issuer_links = tx.link_issuers()?;
-            super::policy::recompute_in(tx, now)?;
+            super::policy::recompute_certificates_in(tx, now, &report.touched)?;
             tx.append_audit(
                 actor,
                 now,
@@ -342,6 +345,7 @@ fn ingest_one(
                 report.certificates_seen += 1;
                 let outcome =
                     tx.insert_certificate(&info, &der, source_kind, &sighting, owner_id, env, now)?;
+                report.touched.push(outcome.id());
                 match outcome {
                     InsertOutcome::New(_) => report.new += 1,
                     InsertOutcome::Existing(_) => report.duplicates += 1,
