@@ -697,3 +697,79 @@ fn cli_users_without_a_role_read_nothing_when_the_config_says_none() {
         .code(1);
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("holds no role"));
 }
+
+/// What the issuance gate says for `who` asking for `name` under public-tls (prod).
+fn gate_for(ctx: &ops::Ctx, who: &certdeck::model::Actor, name: &str) -> Vec<String> {
+    use certdeck::policy::gate::{gate, IssuanceRequest, Requester};
+    let read = ctx.store.read();
+    let profile = read
+        .profile("public-tls")
+        .unwrap()
+        .expect("starter profile");
+    let req = IssuanceRequest {
+        sans: vec![name.into()],
+        key_type: certdeck::policy::profile::KeyType::EcdsaP256,
+        validity_days: 90,
+        authority: "letsencrypt".into(),
+        authority_environment: Some(Environment::Prod),
+        identity_environment: Some(Environment::Prod),
+        profile: Some(profile),
+        owner: Some("platform-team".into()),
+        requester: Requester {
+            name: who.name.clone(),
+            kind: who.kind,
+            scope: access::gate_requester(read, who).unwrap(),
+        },
+        now: NOW,
+    };
+    gate(&req)
+        .reasons()
+        .iter()
+        .map(|r| r.code.clone())
+        .collect()
+}
+
+#[test]
+fn the_issuance_gate_holds_service_accounts_to_their_scopes() {
+    let (mut ctx, _clock, alice) = ctx_at(NOW);
+    certdeck::ops::policy::load_starter(&mut ctx, &alice).unwrap();
+    inventory::add_owner(&mut ctx, &alice, "platform-team", None, None).unwrap();
+    access_ops::add_service_account(&mut ctx, &alice, &sa("renew-prod", Environment::Prod))
+        .unwrap();
+    let mut nonprod = sa("renew-nonprod", Environment::Nonprod);
+    nonprod.profiles = vec!["nonprod-tls".into()];
+    access_ops::add_service_account(&mut ctx, &alice, &nonprod).unwrap();
+    let mut narrow = sa("renew-shop", Environment::Prod);
+    narrow.dns_suffixes = vec!["shop.example.com".into()];
+    access_ops::add_service_account(&mut ctx, &alice, &narrow).unwrap();
+
+    assert!(gate_for(&ctx, &sa_actor("renew-prod"), "www.example.com").is_empty());
+    let codes = gate_for(&ctx, &sa_actor("renew-nonprod"), "www.example.com");
+    assert!(
+        codes.contains(&"requester-environment".to_string()),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&"requester-profile".to_string()),
+        "{codes:?}"
+    );
+    let codes = gate_for(&ctx, &sa_actor("renew-shop"), "www.example.com");
+    assert_eq!(codes, vec!["requester-domain"]);
+    assert!(gate_for(&ctx, &sa_actor("renew-shop"), "cart.shop.example.com").is_empty());
+    // An operator's scopes narrow the gate the same way.
+    grant(
+        &mut ctx,
+        &alice,
+        "pat",
+        Role::Platform,
+        Scope {
+            environments: vec![Environment::Nonprod],
+            ..Default::default()
+        },
+    );
+    let codes = gate_for(&ctx, &operator("pat"), "www.example.com");
+    assert!(
+        codes.contains(&"requester-environment".to_string()),
+        "{codes:?}"
+    );
+}

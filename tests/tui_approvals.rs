@@ -49,10 +49,13 @@ struct Console {
 
 impl Console {
     fn new(ctx: Ctx, who: &str, readonly: bool) -> Console {
+        Self::on(ctx, who, readonly, "approvals")
+    }
+    fn on(ctx: Ctx, who: &str, readonly: bool, first: &str) -> Console {
         let theme = Theme::load("default", None).unwrap();
         let mut sh = certdeck::tui::shared(ctx, readonly, theme, true, "fixture.db".into());
         sh.actor = operator(who);
-        let mut app = App::new(sh, "approvals");
+        let mut app = App::new(sh, first);
         app.settle();
         let term = Terminal::new(TestBackend::new(80, 24)).unwrap();
         let mut c = Console { app, term };
@@ -216,4 +219,34 @@ fn the_access_view_lists_roles_service_accounts_with_findings_and_the_matrix() {
     c.key(KeyCode::Char('G'));
     assert!(c.screen().contains("R/A"), "{}", c.screen());
     insta::assert_snapshot!("access_80x24", s);
+}
+
+#[test]
+fn the_exceptions_view_shows_time_left_and_marks_expired_ones() {
+    use certdeck::policy::exception::{ExceptionObject, NewException};
+    let (mut ctx, clock, _id) = queue();
+    let alice = operator("alice");
+    for (rule, days) in [("owner.missing", 30), ("renewal.due", 2)] {
+        certdeck::ops::policy::except(
+            &mut ctx,
+            &alice,
+            &NewException {
+                rule: rule.into(),
+                object_type: ExceptionObject::Certificate,
+                object_id: "ab".repeat(32),
+                reason: "legacy".into(),
+                granted_by: "bob".into(),
+                expires_at: NOW + time::Duration::days(days),
+                request_ref: Some("request 9".into()),
+            },
+        )
+        .unwrap();
+    }
+    clock.advance(time::Duration::days(3));
+    let c = Console::on(ctx, "bob", false, "exceptions");
+    let s = c.screen();
+    assert!(s.contains("Exceptions (1 in force, 2 listed)"), "{s}");
+    assert!(s.contains("27d") && s.contains("owner.missing"), "{s}");
+    assert!(s.contains("✗ expired") && s.contains("renewal.due"), "{s}");
+    insta::assert_snapshot!("exceptions_80x24", s);
 }

@@ -686,3 +686,101 @@ fn cli_to_review_lists_what_waits_on_me() {
         serde_json::json!([])
     );
 }
+
+#[test]
+fn an_approved_exception_suppresses_the_finding_until_it_expires() {
+    let (mut ctx, clock) = team();
+    let alice = operator("alice");
+    certdeck::ops::policy::load_starter(&mut ctx, &alice).unwrap();
+    let pem = rcgen::generate_simple_self_signed(vec!["legacy.example.com".into()])
+        .unwrap()
+        .cert
+        .pem();
+    certdeck::ops::import::import(
+        &mut ctx,
+        &alice,
+        vec![certdeck::ops::import::Source::Bytes {
+            label: "legacy.pem".into(),
+            kind: "file".into(),
+            data: pem.into_bytes(),
+        }],
+        &Default::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let row = ctx
+        .store
+        .read()
+        .certificate_rows(Default::default())
+        .unwrap()
+        .remove(0);
+    let open = |ctx: &Ctx| -> Vec<String> {
+        let row = ctx.store.read().certificate_row(row.id).unwrap().unwrap();
+        row.findings
+            .iter()
+            .filter(|f| f.is_open(ctx.now()))
+            .map(|f| f.rule.clone())
+            .collect()
+    };
+    assert!(
+        open(&ctx).contains(&"owner.missing".to_string()),
+        "{:?}",
+        open(&ctx)
+    );
+    grant(&mut ctx, &alice, "dave", Role::ReadOnly, Scope::default());
+    let req = workflow::open(
+        &mut ctx,
+        &operator("dave"),
+        Payload::Exception {
+            rule: "owner.missing".into(),
+            object_type: "certificate".into(),
+            object_id: row.fingerprint_sha256.clone(),
+            days: 30,
+        },
+        "legacy appliance, owner being found",
+        Some("RISK-7"),
+    )
+    .unwrap();
+    // Still open while the request waits.
+    assert!(open(&ctx).contains(&"owner.missing".to_string()));
+    let done =
+        workflow::approve(&mut ctx, &operator("bob"), req.id, "30 days, then it goes").unwrap();
+    assert_eq!(done.state, State::Approved);
+    assert!(
+        !open(&ctx).contains(&"owner.missing".to_string()),
+        "{:?}",
+        open(&ctx)
+    );
+    let exc = ctx.store.read().exceptions().unwrap().remove(0);
+    assert_eq!(exc.granted_by, "bob");
+    assert_eq!(
+        exc.request_ref.as_deref(),
+        Some(format!("request {}", req.id).as_str())
+    );
+    clock.advance(time::Duration::days(31));
+    assert!(
+        open(&ctx).contains(&"owner.missing".to_string()),
+        "the expired exception brings it back"
+    );
+}
+
+#[test]
+fn an_exception_must_name_a_known_rule() {
+    let (mut ctx, _) = team();
+    let r = workflow::open(
+        &mut ctx,
+        &operator("dave"),
+        Payload::Exception {
+            rule: "owner.absent".into(),
+            object_type: "identity".into(),
+            object_id: "x".into(),
+            days: 10,
+        },
+        "x",
+        None,
+    );
+    assert!(
+        matches!(&r, Err(OpError::Invalid(m)) if m.contains("unknown rule")),
+        "{r:?}"
+    );
+}

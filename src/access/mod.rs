@@ -539,6 +539,63 @@ pub fn may(read: Read<'_>, actor: &Actor, activity: Activity, now: OffsetDateTim
     authorize(read, actor, activity, now).is_ok()
 }
 
+/// What `actor` may ask the issuance gate for, from its scopes.
+///
+/// A service account: exactly its environment, DNS suffixes and profiles (whitelists:
+/// an empty list allows nothing). An operator: the union of the scopes of the grants
+/// that may act on renewal and failure response (R or A); a dimension any such grant
+/// leaves open stays open (empty = not restricted), and profiles are never restricted
+/// for operators (grants have no profile scope). The union is coarser than the grants
+/// themselves; object-level checks in `ops` still apply each grant on its own.
+pub fn gate_requester(
+    read: Read<'_>,
+    actor: &Actor,
+) -> Result<crate::policy::gate::RequesterScope, crate::store::StoreError> {
+    use crate::policy::gate::RequesterScope;
+    match actor.kind {
+        ActorKind::ServiceAccount => Ok(match read.service_account(&actor.name)? {
+            Some(sa) => RequesterScope {
+                environments: vec![sa.environment],
+                dns_suffixes: sa.dns_suffixes,
+                profiles: sa.profiles,
+            },
+            // An unknown account may ask for nothing.
+            None => RequesterScope {
+                environments: Vec::new(),
+                dns_suffixes: Vec::new(),
+                profiles: Vec::new(),
+            },
+        }),
+        ActorKind::System => Ok(RequesterScope::default()),
+        ActorKind::Operator => {
+            let matrix = read.raci_matrix()?;
+            let acting: Vec<Grant> = read
+                .grants_of(&actor.name)?
+                .into_iter()
+                .filter(|g| matrix.letters(Activity::RenewalResponse, g.role).may_act())
+                .collect();
+            let mut out = RequesterScope::default();
+            if acting.iter().all(|g| !g.scope.environments.is_empty()) {
+                out.environments = acting
+                    .iter()
+                    .flat_map(|g| g.scope.environments.iter().copied())
+                    .collect();
+                out.environments.sort();
+                out.environments.dedup();
+            }
+            if acting.iter().all(|g| !g.scope.dns_suffixes.is_empty()) {
+                out.dns_suffixes = acting
+                    .iter()
+                    .flat_map(|g| g.scope.dns_suffixes.iter().cloned())
+                    .collect();
+                out.dns_suffixes.sort();
+                out.dns_suffixes.dedup();
+            }
+            Ok(out)
+        }
+    }
+}
+
 /// The actor a process acts as: a service account when the OS user is bound to one
 /// (`access sa add --os-user`), else the operator itself.
 pub fn acting_as(read: Read<'_>, os_actor: &Actor) -> Actor {

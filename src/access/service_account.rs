@@ -52,13 +52,13 @@ impl ServiceAccount {
     }
 
     /// Whether the account's own scopes admit the object: its environment (an object with
-    /// no environment is not admitted) and, when it has any, its DNS suffixes.
+    /// no environment is not admitted) and its DNS suffixes. Like the issuance gate, a
+    /// service account's lists are whitelists: no suffix admits no name.
     pub fn covers(&self, o: &ObjectRef) -> bool {
         o.environment == Some(self.environment)
-            && (self.dns_suffixes.is_empty()
-                || o.dns_names
-                    .iter()
-                    .all(|n| self.dns_suffixes.iter().any(|s| dns_under(n, s))))
+            && o.dns_names
+                .iter()
+                .all(|n| self.dns_suffixes.iter().any(|s| dns_under(n, s)))
     }
 
     /// What needs a person about this account, now.
@@ -155,7 +155,7 @@ pub(super) fn authorize(
                 "outside the service account's scope (env {}, dns {}): object env {}, names {}",
                 sa.environment,
                 if sa.dns_suffixes.is_empty() {
-                    "any".to_string()
+                    "none".to_string()
                 } else {
                     sa.dns_suffixes.join(",")
                 },

@@ -379,7 +379,7 @@ fn sa(c: SaCommand, ctx: &mut crate::ops::Ctx, actor: &crate::model::Actor) -> C
                 println!("{}", sanitize(&a.name));
                 let list = |v: &[String]| {
                     if v.is_empty() {
-                        "any".to_string()
+                        "none".to_string()
                     } else {
                         v.join(", ")
                     }

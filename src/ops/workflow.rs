@@ -100,10 +100,11 @@ fn normalize(p: Payload, max_days: u32) -> OpResult<Payload> {
                     "exception: duration must be 1 to {max_days} days (exceptions always expire); asked {days}"
                 )));
             }
-            if !EXCEPTIONS_SUPPORTED {
-                return Err(OpError::Invalid(
-                    "exception requests need the policy module's exception records, which this build does not have yet".into(),
-                ));
+            if !crate::policy::RULES.iter().any(|r| r.0 == rule.trim()) {
+                return Err(OpError::Invalid(format!(
+                    "exception: unknown rule {:?} (see `certdeck policy rules`)",
+                    rule.trim()
+                )));
             }
             if object_type != "certificate" && object_type != "identity" {
                 return Err(OpError::Invalid(format!(
@@ -478,20 +479,37 @@ fn apply(
     }
 }
 
-/// Exception records belong to the policy module; until it is in the build, exception
-/// requests are refused when opened rather than failing at approval.
-const EXCEPTIONS_SUPPORTED: bool = false;
-
+/// The exception record (the policy module's), granted by the approver, expiring
+/// `days` after approval, naming the request it came from.
 fn apply_exception(
-    _tx: &Tx<'_>,
-    _actor: &Actor,
-    _now: OffsetDateTime,
+    tx: &Tx<'_>,
+    actor: &Actor,
+    now: OffsetDateTime,
     req: &Request,
 ) -> OpResult<serde_json::Value> {
-    Err(OpError::Invalid(format!(
-        "request {}: exception records need the policy module, which this build lacks",
-        req.id
-    )))
+    use crate::policy::exception::{ExceptionObject, NewException};
+    let Payload::Exception {
+        rule,
+        object_type,
+        object_id,
+        days,
+    } = &req.payload
+    else {
+        return Err(OpError::Invalid("not an exception request".into()));
+    };
+    let e = NewException {
+        rule: rule.clone(),
+        object_type: ExceptionObject::parse(object_type)
+            .ok_or_else(|| OpError::Invalid(format!("unknown object type {object_type}")))?,
+        object_id: object_id.clone(),
+        reason: req.justification.clone(),
+        granted_by: actor.name.clone(),
+        expires_at: now + time::Duration::days(*days as i64),
+        request_ref: Some(format!("request {}", req.id)),
+    };
+    let id = super::policy::record_exception(tx, actor, now, &e)?;
+    Ok(json!({"exception": id, "rule": rule, "object": object_id,
+              "expires_at": crate::clock::rfc3339(e.expires_at)}))
 }
 
 /// Withdraws a pending request: only its requester may.
