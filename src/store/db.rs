@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "lifecycle",
         include_str!("migrations/0004_lifecycle.sql"),
     ),
+    (5, "console", include_str!("migrations/0005_console.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
