@@ -2,6 +2,9 @@
 //! shapes (`POST /v1/:mount/sign/:role`, `issue/:role`, `revoke`; `X-Vault-Token`;
 //! `{"data": {...}}` on success, `{"errors": [...]}` with 400/403 on refusal).
 
+#[path = "support/servers.rs"]
+mod servers;
+
 use certdeck::ca::Standard;
 use certdeck::lifecycle::estate::Estate;
 use certdeck::lifecycle::{Category, JobState};
@@ -118,10 +121,13 @@ kind = "vault"
 url = "http://127.0.0.1:{port}"
 role = "web"
 endpoint = "{endpoint}"
+environment = "prod"
 credential = "{token_ref}"
 [[identity]]
 name = "api"
 owner = "platform"
+profile = "test-tls"
+environment = "prod"
 authority = "vault"
 sans = ["{san}"]
 [[identity.target]]
@@ -146,6 +152,7 @@ fn vault_signs_our_csr_and_revokes_by_serial() {
     let vault = start_vault();
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice) = testing::ctx_at(datetime!(2026-06-01 0:00 UTC));
+    servers::load_test_profile(&mut ctx, &alice);
     let token = token_file(dir.path(), TOKEN);
     lc::apply_estate(
         &mut ctx,
@@ -175,6 +182,7 @@ fn a_key_vault_generates_is_deployed_but_never_stored() {
     let vault = start_vault();
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice) = testing::ctx_at(datetime!(2026-06-01 0:00 UTC));
+    servers::load_test_profile(&mut ctx, &alice);
     let token = token_file(dir.path(), TOKEN);
     lc::apply_estate(
         &mut ctx,
@@ -206,6 +214,7 @@ fn a_bad_token_is_unauthorized_and_a_name_the_role_refuses_is_policy_denied() {
     let vault = start_vault();
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice) = testing::ctx_at(datetime!(2026-06-01 0:00 UTC));
+    servers::load_test_profile(&mut ctx, &alice);
     let bad = token_file(dir.path(), "s.wrong");
     lc::apply_estate(
         &mut ctx,
