@@ -74,15 +74,18 @@ fn start_vault() -> FakeVault {
                 (200, json!({"data": {"revocation_time": 1}}))
             } else if path == "/v1/pki/sign/web" || path == "/v1/pki/issue/web" {
                 let cn = req["common_name"].as_str().unwrap_or("");
-                if !cn.ends_with(".example.test") {
+                if cn.starts_with("forbidden.") {
                     (
                         400,
                         json!({"errors": [format!("common name {cn} not allowed by this role")]}),
                     )
                 } else if path.contains("/sign/") {
-                    let csr =
+                    let mut csr =
                         CertificateSigningRequestParams::from_pem(req["csr"].as_str().unwrap())
                             .unwrap();
+                    let now = time::OffsetDateTime::now_utc();
+                    csr.params.not_before = now;
+                    csr.params.not_after = now + time::Duration::days(30);
                     let cert = csr.signed_by(&issuer).unwrap();
                     (
                         200,
@@ -90,10 +93,11 @@ fn start_vault() -> FakeVault {
                     )
                 } else {
                     let key = KeyPair::generate().unwrap();
-                    let cert = CertificateParams::new(vec![cn.to_string()])
-                        .unwrap()
-                        .signed_by(&key, &issuer)
-                        .unwrap();
+                    let mut params = CertificateParams::new(vec![cn.to_string()]).unwrap();
+                    let now = time::OffsetDateTime::now_utc();
+                    params.not_before = now;
+                    params.not_after = now + time::Duration::days(30);
+                    let cert = params.signed_by(&key, &issuer).unwrap();
                     (
                         200,
                         json!({"data": {"certificate": cert.pem(), "issuing_ca": ca_pem, "private_key": key.serialize_pem(), "private_key_type": "ec"}}),
@@ -239,7 +243,7 @@ fn a_bad_token_is_unauthorized_and_a_name_the_role_refuses_is_policy_denied() {
     lc::apply_estate(
         &mut ctx,
         &alice,
-        &estate(dir.path(), &vault, &good, "sign", "api.other.test"),
+        &estate(dir.path(), &vault, &good, "sign", "forbidden.example.test"),
     )
     .unwrap();
     let out = lc::renew(&mut ctx, &alice, "api", &opts, &Standard::default()).unwrap();
