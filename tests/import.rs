@@ -442,3 +442,68 @@ fn a_quiet_import_prints_nothing_on_stderr_when_not_a_terminal() {
         "{out}"
     );
 }
+
+#[test]
+fn every_san_is_indexed_for_lookup() {
+    use certdeck::ops::import::{import, ImportOptions, Source};
+    let (mut ctx, _, alice) = support::ctx_at(support::now());
+    let sources = vec![
+        Source::Path(fixture("hostile/1000-sans.pem")),
+        Source::Path(fixture("chain/leaf.pem")),
+    ];
+    import(
+        &mut ctx,
+        &alice,
+        sources,
+        &ImportOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let read = ctx.store.read();
+    let many = read
+        .certificates_with_san("h999.many.fixture.example")
+        .unwrap();
+    assert_eq!(many.len(), 1);
+    let row = read.certificate_row(many[0]).unwrap().unwrap();
+    assert_eq!(row.subject_cn.as_deref(), Some("many.fixture.example"));
+    assert_eq!(
+        read.certificates_with_san("api.fixture.example")
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(read
+        .certificates_with_san("fixture.example.evil")
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn hostile_file_names_are_shown_escaped_in_messages() {
+    let deck = Deck::new();
+    let dir = deck.dir.path().join("incoming");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("evil\x1b]0;owned\x07.pem"), b"not a certificate").unwrap();
+    let (code, out, err) = deck.run(&["import", dir.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    for text in [&out, &err] {
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    }
+    assert!(err.contains("evil\\x1b]0;owned\\x07.pem"), "{err}");
+    // JSON keeps the exact name.
+    let (_, r) = {
+        let out = deck
+            .cmd()
+            .args(["import", "--json", dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        )
+    };
+    assert!(r["errors"][0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("evil\x1b]0;owned\x07.pem"));
+}

@@ -42,6 +42,10 @@ fn the_database_runs_in_wal_mode_with_foreign_keys_enforced() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
+    let page_size: i64 = raw(&path)
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(page_size, 16_384, "new databases use 16 KiB pages");
     // A reference to an owner that does not exist is refused by the store itself.
     let id = ctx
         .store

@@ -1,12 +1,14 @@
 use super::output::{days_left_cell, key_cell, print_table, terminal_width, CertJson, Column};
 use super::{CliError, CliResult, Env};
 use crate::model::{locale_is_utf8, Environment};
+use crate::ops::Ctx;
 use crate::query::{Filter, SortKey, Term};
 use crate::store::RowSelect;
 use clap::Args;
+use std::io::Write;
 use time::Duration;
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct ListArgs {
     #[arg(long, value_name = "OWNER")]
     pub owner: Option<String>,
@@ -74,9 +76,29 @@ impl ListArgs {
 }
 
 pub fn run(a: ListArgs, env: &Env) -> CliResult {
-    let filter = a.filter()?;
-    let (sort, desc) = SortKey::parse(&a.sort).map_err(CliError::usage)?;
     let ctx = env.open()?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    write_list(&ctx, &a, &mut out, terminal_width())?;
+    out.flush().map_err(|e| CliError::failed(e.to_string()))?;
+    Ok(super::exit::OK)
+}
+
+/// Writes the list `a` asks for (table fitted to `width`, JSON or CSV) and returns how
+/// many certificates it held. Shared by the command and the scale bench.
+pub fn write_list(
+    ctx: &Ctx,
+    a: &ListArgs,
+    out: &mut impl Write,
+    width: Option<usize>,
+) -> Result<usize, CliError> {
+    let filter = a.filter()?;
+    let sort = if a.sort.is_empty() {
+        "not_after"
+    } else {
+        &a.sort
+    };
+    let (sort, desc) = SortKey::parse(sort).map_err(CliError::usage)?;
     let now = ctx.now();
     let sel = RowSelect {
         not_after_before: filter
@@ -86,17 +108,14 @@ pub fn run(a: ListArgs, env: &Env) -> CliResult {
     let mut rows = ctx.store.read().certificate_rows(sel)?;
     rows.retain(|r| filter.matches(r, now));
     sort.sort(&mut rows, desc);
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
     if a.json {
         let items: Vec<CertJson<'_>> = rows.iter().map(|r| CertJson::new(r, now)).collect();
-        serde_json::to_writer_pretty(&mut out, &items)
+        serde_json::to_writer_pretty(&mut *out, &items)
             .map_err(|e| CliError::failed(e.to_string()))?;
-        use std::io::Write;
-        let _ = writeln!(out);
+        writeln!(out).map_err(|e| CliError::failed(e.to_string()))?;
     } else if a.csv {
         let refs: Vec<_> = rows.iter().collect();
-        super::output::write_csv(&mut out, &refs, now)
+        super::output::write_csv(&mut *out, &refs, now)
             .map_err(|e| CliError::failed(e.to_string()))?;
     } else {
         let unicode = locale_is_utf8();
@@ -172,8 +191,7 @@ pub fn run(a: ListArgs, env: &Env) -> CliResult {
                 ]
             })
             .collect();
-        print_table(&mut out, &columns, &cells, terminal_width())
-            .map_err(|e| CliError::failed(e.to_string()))?;
+        print_table(out, &columns, &cells, width).map_err(|e| CliError::failed(e.to_string()))?;
     }
-    Ok(super::exit::OK)
+    Ok(rows.len())
 }

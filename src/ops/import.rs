@@ -3,14 +3,15 @@
 //! number, line and reason; private keys are counted and never stored.
 
 use super::inventory::owner_id_or_create;
-use super::{run, Ctx, OpResult};
+use super::{run, Ctx, OpError, OpResult};
 use crate::access::Activity;
 use crate::audit::Entry;
 use crate::model::{Actor, CertificateInfo, Environment};
-use crate::store::{InsertOutcome, NewSighting, Tx};
-use crate::x509::pem::{read_blocks, Block, BlockKind, Contents};
+use crate::store::{InsertOutcome, IssuerLink, NewSighting, Tx};
+use crate::x509::pem::{decode_body, scan, BlockKind, Span};
 use serde::Serialize;
 use serde_json::json;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroize;
 
@@ -211,23 +212,22 @@ pub fn import(
                 Some(o) => Some(owner_id_or_create(tx, actor, now, o)?),
                 None => None,
             };
-            let mut done = 0u64;
-            let ingest = |input: Input, report: &mut ImportReport| -> OpResult<u64> {
-                let len = input.data.as_ref().map(|d| d.len() as u64).unwrap_or(0);
-                ingest_one(
-                    tx,
-                    input,
-                    report,
-                    &source_kind,
-                    owner_id,
-                    opts.environment,
-                    now,
-                )?;
-                Ok(len)
+            let mut writer = Writer {
+                tx,
+                source_kind: &source_kind,
+                owner_id,
+                env: opts.environment,
+                now: crate::clock::rfc3339(now),
+                issuers: Issuers::load(tx)?,
             };
+            // A large import touches every page of the fingerprint and SAN indexes.
+            tx.widen_cache(IMPORT_CACHE_KIB)?;
+            let mut done = 0u64;
             for input in bytes_inputs.drain(..) {
-                done += ingest(input, &mut report)?;
-                progress(done, total);
+                ingest_one(&mut writer, input, &mut report, &mut |n| {
+                    done += n;
+                    progress(done, total)
+                })?;
             }
             for (path, explicit) in &files {
                 let location = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
@@ -242,10 +242,12 @@ pub fn import(
                     certish,
                     data: std::fs::read(path).map_err(|e| format!("cannot read: {e}")),
                 };
-                done += ingest(input, &mut report)?;
-                progress(done, total);
+                ingest_one(&mut writer, input, &mut report, &mut |n| {
+                    done += n;
+                    progress(done, total)
+                })?;
             }
-            report.issuer_links = tx.link_issuers()?;
+            report.issuer_links += tx.link_issuers()?;
             super::policy::recompute_in(tx, now)?;
             tx.append_audit(
                 actor,
@@ -272,25 +274,151 @@ pub fn import(
     )
 }
 
+/// Page cache for the import's transaction, in KiB (SQLite's default is 2 MiB).
+const IMPORT_CACHE_KIB: i64 = 64 * 1024;
+
+/// Certificates parsed per round: enough to keep every core busy, small enough that an
+/// import's memory does not grow with the size of the bundle.
+const ROUND: usize = 4096;
+
 type Parsed = Result<(CertificateInfo, Vec<u8>), String>;
 
-fn ingest_one(
-    tx: &Tx<'_>,
-    input: Input,
-    report: &mut ImportReport,
-    source_kind: &str,
+/// The CA certificates an import can link to, in memory: those already in the inventory
+/// and those stored by this import so far.
+struct Issuers {
+    by_ski: HashMap<String, (i64, Option<i64>, i64)>,
+    by_subject: HashMap<String, (i64, Option<i64>, i64)>,
+}
+
+impl Issuers {
+    fn load(tx: &Tx<'_>) -> OpResult<Issuers> {
+        let mut me = Issuers {
+            by_ski: HashMap::new(),
+            by_subject: HashMap::new(),
+        };
+        for c in tx.read().issuer_candidates()? {
+            me.add(c.id, c.ski, c.subject, c.authority_id, c.not_after);
+        }
+        Ok(me)
+    }
+
+    /// Keeps the newest CA certificate for a key identifier or name (a renewed CA
+    /// certificate keeps its key and name), as the store's own linking does.
+    fn add(
+        &mut self,
+        id: i64,
+        ski: Option<String>,
+        subject: String,
+        authority: Option<i64>,
+        not_after: i64,
+    ) {
+        let entry = (id, authority, not_after);
+        let newer = |e: &(i64, Option<i64>, i64)| e.2 < not_after;
+        if let Some(k) = ski {
+            match self.by_ski.get(&k) {
+                Some(e) if !newer(e) => {}
+                _ => {
+                    self.by_ski.insert(k, entry);
+                }
+            }
+        }
+        match self.by_subject.get(&subject) {
+            Some(e) if !newer(e) => {}
+            _ => {
+                self.by_subject.insert(subject, entry);
+            }
+        }
+    }
+
+    /// The issuer of `info`: by authority key identifier when it has one, else by name.
+    fn find(&self, info: &CertificateInfo, own_id: Option<i64>) -> IssuerLink {
+        if info.self_signed {
+            return IssuerLink::default();
+        }
+        let hit = match &info.aki {
+            Some(aki) => self
+                .by_ski
+                .get(aki)
+                .or_else(|| self.by_subject.get(&info.issuer)),
+            None => self.by_subject.get(&info.issuer),
+        };
+        match hit {
+            Some((id, authority, _)) if Some(*id) != own_id => IssuerLink {
+                issuer_id: Some(*id),
+                authority_id: *authority,
+            },
+            _ => IssuerLink::default(),
+        }
+    }
+}
+
+/// Writes parsed certificates on the thread that owns the transaction.
+struct Writer<'a, 't> {
+    tx: &'a Tx<'t>,
+    source_kind: &'a str,
     owner_id: Option<i64>,
     env: Option<Environment>,
-    now: time::OffsetDateTime,
+    now: String,
+    issuers: Issuers,
+}
+
+impl Writer<'_, '_> {
+    fn store(
+        &mut self,
+        info: &CertificateInfo,
+        der: &[u8],
+        sighting: &NewSighting,
+        report: &mut ImportReport,
+    ) -> OpResult<()> {
+        report.certificates_seen += 1;
+        let link = self.issuers.find(info, None);
+        let outcome = self.tx.insert_certificate_linked(
+            info,
+            der,
+            link,
+            self.source_kind,
+            sighting,
+            self.owner_id,
+            self.env,
+            &self.now,
+        )?;
+        match outcome {
+            InsertOutcome::New(id) => {
+                report.new += 1;
+                if link.issuer_id.is_some() {
+                    report.issuer_links += 1;
+                }
+                if info.is_ca {
+                    self.issuers.add(
+                        id,
+                        info.ski.clone(),
+                        info.subject.clone(),
+                        link.authority_id,
+                        info.not_after.unix_timestamp(),
+                    );
+                }
+            }
+            InsertOutcome::Existing(_) => report.duplicates += 1,
+        }
+        Ok(())
+    }
+}
+
+fn ingest_one(
+    w: &mut Writer<'_, '_>,
+    mut input: Input,
+    report: &mut ImportReport,
+    progress: &mut dyn FnMut(u64),
 ) -> OpResult<()> {
+    let data = std::mem::replace(&mut input.data, Ok(Vec::new()));
     let problem = |block: Option<usize>, line: Option<usize>, reason: String| Problem {
         path: input.label.clone(),
         block,
         line,
         reason,
     };
-    let mut data = match &input.data {
-        Ok(d) => d.clone(),
+    let mut data = match data {
+        Ok(d) => d,
         Err(e) => {
             report.errors.push(problem(None, None, e.clone()));
             return Ok(());
@@ -301,97 +429,145 @@ fn ingest_one(
         kind: input.kind.clone(),
         location: input.label.clone(),
     };
-    let contents = read_blocks(&data);
+    let result = ingest_data(w, &input, &data, &sighting, report, &problem, progress);
     data.zeroize(); // the file may have held a private key
-    let blocks = match contents {
-        Contents::Empty => {
-            if input.explicit || input.certish {
-                report.errors.push(problem(None, None, "empty file".into()));
-            } else {
-                report.files_without_certificates += 1;
-            }
-            return Ok(());
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ingest_data(
+    w: &mut Writer<'_, '_>,
+    input: &Input,
+    data: &[u8],
+    sighting: &NewSighting,
+    report: &mut ImportReport,
+    problem: &dyn Fn(Option<usize>, Option<usize>, String) -> Problem,
+    progress: &mut dyn FnMut(u64),
+) -> OpResult<()> {
+    if data.iter().all(|b| b.is_ascii_whitespace()) {
+        if input.explicit || input.certish {
+            report.errors.push(problem(None, None, "empty file".into()));
+        } else {
+            report.files_without_certificates += 1;
         }
-        Contents::Der(der) => vec![Block {
-            number: 1,
-            line: 1,
-            label: "DER".into(),
-            kind: BlockKind::Certificate,
-            der: Ok(der),
-        }],
-        Contents::Pem(blocks) => blocks,
-    };
-    let is_der = blocks.len() == 1 && blocks[0].label == "DER";
-    let mut cert_blocks = Vec::new();
-    for mut b in blocks {
-        match b.kind {
-            BlockKind::PrivateKey => {
-                if let Ok(k) = b.der.as_mut() {
-                    k.zeroize();
-                }
-                report.private_keys_skipped += 1;
-            }
+        progress(data.len() as u64);
+        return Ok(());
+    }
+    if !has_pem_marker(data) {
+        // Not PEM: one DER certificate, or not a certificate at all.
+        match crate::x509::parse_der(data, false) {
+            Ok((info, len)) => w.store(&info, &data[..len], sighting, report)?,
+            Err(e) if input.explicit || input.certish => report.errors.push(problem(
+                None,
+                None,
+                format!("not a certificate (no PEM block; {e})"),
+            )),
+            Err(_) => report.files_without_certificates += 1,
+        }
+        progress(data.len() as u64);
+        return Ok(());
+    }
+    let spans = scan(data);
+    let mut certs: Vec<&Span> = Vec::new();
+    for s in &spans {
+        match s.kind {
+            // Counted, never decoded: a key's bytes go nowhere but the zeroized buffer.
+            BlockKind::PrivateKey => report.private_keys_skipped += 1,
             BlockKind::Other => report.other_blocks_skipped += 1,
-            BlockKind::Certificate | BlockKind::TrustedCertificate => cert_blocks.push(b),
+            BlockKind::Certificate | BlockKind::TrustedCertificate => certs.push(s),
         }
     }
-    let parsed = parse_parallel(&cert_blocks);
-    for (b, p) in cert_blocks.iter().zip(parsed) {
-        match p {
-            Ok((info, der)) => {
-                report.certificates_seen += 1;
-                let outcome =
-                    tx.insert_certificate(&info, &der, source_kind, &sighting, owner_id, env, now)?;
-                match outcome {
-                    InsertOutcome::New(_) => report.new += 1,
-                    InsertOutcome::Existing(_) => report.duplicates += 1,
-                }
+    // Two-stage pipeline: while this thread stores round k, workers parse round k+1.
+    let mut pending: Option<(&[&Span], Vec<Parsed>)> = None;
+    let mut consumed = 0usize;
+    for round in certs.chunks(ROUND) {
+        let parsed = std::thread::scope(|s| -> OpResult<Vec<Parsed>> {
+            let handle = s.spawn(|| parse_parallel(data, round));
+            if let Some((spans, results)) = pending.take() {
+                store_round(w, spans, results, sighting, report, problem)?;
             }
-            Err(reason) if is_der => {
-                if input.explicit || input.certish {
-                    report.errors.push(problem(
-                        None,
-                        None,
-                        format!("not a certificate (no PEM block; {reason})"),
-                    ));
-                } else {
-                    report.files_without_certificates += 1;
-                }
-            }
+            handle
+                .join()
+                .map_err(|_| OpError::Invalid("certificate parser thread failed".into()))
+        })?;
+        pending = Some((round, parsed));
+        let upto = round
+            .last()
+            .and_then(|s| s.body.as_ref().ok().map(|r| r.end))
+            .unwrap_or(consumed);
+        progress(upto.saturating_sub(consumed) as u64);
+        consumed = consumed.max(upto);
+    }
+    if let Some((spans, results)) = pending.take() {
+        store_round(w, spans, results, sighting, report, problem)?;
+    }
+    progress(data.len().saturating_sub(consumed) as u64);
+    Ok(())
+}
+
+fn has_pem_marker(data: &[u8]) -> bool {
+    data.windows(11).any(|w| w == b"-----BEGIN ")
+}
+
+fn store_round(
+    w: &mut Writer<'_, '_>,
+    spans: &[&Span],
+    results: Vec<Parsed>,
+    sighting: &NewSighting,
+    report: &mut ImportReport,
+    problem: &dyn Fn(Option<usize>, Option<usize>, String) -> Problem,
+) -> OpResult<()> {
+    // CAs first, so the leaves of the same round link to them as they are stored.
+    let mut order: Vec<usize> = (0..results.len()).collect();
+    order.sort_by_key(|i| !matches!(&results[*i], Ok((info, _)) if info.is_ca));
+    for i in order {
+        match &results[i] {
+            Ok((info, der)) => w.store(info, der, sighting, report)?,
             Err(reason) => report.errors.push(problem(
-                Some(b.number),
-                Some(b.line),
-                format!("{}: {reason}", b.label),
+                Some(spans[i].number),
+                Some(spans[i].line),
+                format!("{}: {reason}", spans[i].label),
             )),
         }
     }
     Ok(())
 }
 
-fn parse_block(b: &Block) -> Parsed {
-    let der = b.der.as_ref().map_err(Clone::clone)?;
-    let trailing_ok = b.kind == BlockKind::TrustedCertificate;
-    let (info, len) = crate::x509::parse_der(der, trailing_ok).map_err(|e| e.to_string())?;
-    Ok((info, der[..len].to_vec()))
+fn parse_span(data: &[u8], s: &Span) -> Parsed {
+    let body = s.body.as_ref().map_err(Clone::clone)?;
+    let der = decode_body(&data[body.clone()])?;
+    let trailing_ok = s.kind == BlockKind::TrustedCertificate;
+    let (info, len) = crate::x509::parse_der(&der, trailing_ok).map_err(|e| e.to_string())?;
+    let mut der = der;
+    der.truncate(len);
+    Ok((info, der))
 }
 
-/// Decodes certificate blocks on every core: parsing and hashing dominate an import.
-fn parse_parallel(blocks: &[Block]) -> Vec<Parsed> {
+/// Decodes certificate blocks on every core: base64, DER parsing and hashing dominate an
+/// import.
+fn parse_parallel(data: &[u8], spans: &[&Span]) -> Vec<Parsed> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    if blocks.len() < 512 || threads < 2 {
-        return blocks.iter().map(parse_block).collect();
+    if spans.len() < 256 || threads < 2 {
+        return spans.iter().map(|s| parse_span(data, s)).collect();
     }
-    let chunk = blocks.len().div_ceil(threads);
+    let chunk = spans.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let handles: Vec<_> = blocks
+        let handles: Vec<_> = spans
             .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(parse_block).collect::<Vec<_>>()))
+            .map(|c| s.spawn(move || c.iter().map(|sp| parse_span(data, sp)).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .zip(spans.chunks(chunk))
+            .flat_map(|(h, c)| {
+                h.join().unwrap_or_else(|_| {
+                    c.iter()
+                        .map(|_| Err("the certificate parser failed on this block".into()))
+                        .collect()
+                })
+            })
             .collect()
     })
 }

@@ -25,6 +25,24 @@ impl InsertOutcome {
     }
 }
 
+/// The issuer a certificate was linked to while it was stored (and the authority it
+/// inherits from that issuer).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IssuerLink {
+    pub issuer_id: Option<i64>,
+    pub authority_id: Option<i64>,
+}
+
+/// A CA certificate of the inventory, as an import needs it to link what it stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerCandidate {
+    pub id: i64,
+    pub ski: Option<String>,
+    pub subject: String,
+    pub authority_id: Option<i64>,
+    pub not_after: i64,
+}
+
 impl Tx<'_> {
     /// Stores a certificate once (deduplicated by SHA-256 fingerprint) and records where
     /// it was seen. Owner and environment are set only on a certificate that has none:
@@ -40,73 +58,102 @@ impl Tx<'_> {
         environment: Option<Environment>,
         now: OffsetDateTime,
     ) -> Result<InsertOutcome> {
-        let now_s = crate::clock::rfc3339(now);
-        let existing: Option<i64> = self
+        self.insert_certificate_linked(
+            info,
+            der,
+            IssuerLink::default(),
+            source,
+            sighting,
+            owner_id,
+            environment,
+            &crate::clock::rfc3339(now),
+        )
+    }
+
+    /// [`Tx::insert_certificate`] with the issuer already resolved (an import resolves
+    /// it in memory, so the row is written once instead of written and then updated).
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_certificate_linked(
+        &self,
+        info: &CertificateInfo,
+        der: &[u8],
+        link: IssuerLink,
+        source: &str,
+        sighting: &NewSighting,
+        owner_id: Option<i64>,
+        environment: Option<Environment>,
+        now: &str,
+    ) -> Result<InsertOutcome> {
+        let env = environment.map(|e| e.as_str());
+        let sans_text = info
+            .sans
+            .iter()
+            .map(|s| s.value.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        // Insert first and look up only on conflict: in a large import almost every
+        // certificate is new, so this saves an index probe per certificate.
+        let inserted = self
             .tx
-            .prepare_cached("SELECT id FROM certificates WHERE fingerprint_sha256 = ?1")?
-            .query_row([&info.fingerprint_sha256], |r| r.get(0))
-            .optional()?;
-        let outcome = match existing {
-            Some(id) => {
-                if owner_id.is_some() || environment.is_some() {
-                    self.tx
-                        .prepare_cached(
-                            "UPDATE certificates SET owner_id = COALESCE(owner_id, ?2),
-                                 environment = COALESCE(environment, ?3) WHERE id = ?1",
-                        )?
-                        .execute(params![id, owner_id, environment.map(|e| e.as_str())])?;
-                }
-                InsertOutcome::Existing(id)
+            .prepare_cached(
+                "INSERT INTO certificates (fingerprint_sha256, der, serial, subject, subject_cn,
+                     issuer, issuer_cn, sans, not_before, not_after, key_algorithm, key_bits,
+                     key_curve, signature_algorithm, is_ca, self_signed, ski, aki, owner_id,
+                     environment, status, source, first_seen, issuer_certificate_id, authority_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                     ?16, ?17, ?18, ?19, ?20, 'active', ?21, ?22, ?23, ?24)
+                 ON CONFLICT (fingerprint_sha256) DO NOTHING",
+            )?
+            .execute(params![
+                info.fingerprint_sha256,
+                der,
+                info.serial,
+                info.subject,
+                info.subject_cn,
+                info.issuer,
+                info.issuer_cn,
+                sans_text,
+                info.not_before.unix_timestamp(),
+                info.not_after.unix_timestamp(),
+                info.key_algorithm,
+                info.key_bits,
+                info.key_curve,
+                info.signature_algorithm,
+                info.is_ca,
+                info.self_signed,
+                info.ski,
+                info.aki,
+                owner_id,
+                env,
+                source,
+                now,
+                link.issuer_id,
+                link.authority_id,
+            ])?;
+        let outcome = if inserted == 1 {
+            let id = self.tx.last_insert_rowid();
+            let mut st = self.tx.prepare_cached(
+                "INSERT OR IGNORE INTO certificate_sans (certificate_id, kind, value) VALUES (?1, ?2, ?3)",
+            )?;
+            for san in &info.sans {
+                st.execute(params![id, san.kind.as_str(), san.value])?;
             }
-            None => {
-                let sans_text = info
-                    .sans
-                    .iter()
-                    .map(|s| s.value.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n");
+            InsertOutcome::New(id)
+        } else {
+            let id: i64 = self
+                .tx
+                .prepare_cached("SELECT id FROM certificates WHERE fingerprint_sha256 = ?1")?
+                .query_row([&info.fingerprint_sha256], |r| r.get(0))?;
+            if owner_id.is_some() || environment.is_some() {
                 self.tx
                     .prepare_cached(
-                        "INSERT INTO certificates (fingerprint_sha256, der, serial, subject, subject_cn,
-                             issuer, issuer_cn, sans, not_before, not_after, key_algorithm, key_bits,
-                             key_curve, signature_algorithm, is_ca, self_signed, ski, aki, owner_id,
-                             environment, status, source, first_seen)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                             ?16, ?17, ?18, ?19, ?20, 'active', ?21, ?22)",
+                        "UPDATE certificates SET owner_id = COALESCE(owner_id, ?2),
+                             environment = COALESCE(environment, ?3)
+                         WHERE id = ?1 AND (owner_id IS NULL OR environment IS NULL)",
                     )?
-                    .execute(params![
-                        info.fingerprint_sha256,
-                        der,
-                        info.serial,
-                        info.subject,
-                        info.subject_cn,
-                        info.issuer,
-                        info.issuer_cn,
-                        sans_text,
-                        info.not_before.unix_timestamp(),
-                        info.not_after.unix_timestamp(),
-                        info.key_algorithm,
-                        info.key_bits,
-                        info.key_curve,
-                        info.signature_algorithm,
-                        info.is_ca,
-                        info.self_signed,
-                        info.ski,
-                        info.aki,
-                        owner_id,
-                        environment.map(|e| e.as_str()),
-                        source,
-                        now_s,
-                    ])?;
-                let id = self.tx.last_insert_rowid();
-                let mut st = self.tx.prepare_cached(
-                    "INSERT OR IGNORE INTO certificate_sans (certificate_id, kind, value) VALUES (?1, ?2, ?3)",
-                )?;
-                for san in &info.sans {
-                    st.execute(params![id, san.kind.as_str(), san.value])?;
-                }
-                InsertOutcome::New(id)
+                    .execute(params![id, owner_id, env])?;
             }
+            InsertOutcome::Existing(id)
         };
         self.tx
             .prepare_cached(
@@ -114,14 +161,23 @@ impl Tx<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?4)
                  ON CONFLICT (certificate_id, kind, location) DO UPDATE SET last_seen = excluded.last_seen",
             )?
-            .execute(params![outcome.id(), sighting.kind, sighting.location, now_s])?;
+            .execute(params![outcome.id(), sighting.kind, sighting.location, now])?;
         Ok(outcome)
+    }
+
+    /// Gives SQLite more page cache for the rest of this connection's life (an import of
+    /// a large bundle touches every page of the fingerprint and SAN indexes).
+    pub fn widen_cache(&self, kib: i64) -> Result<()> {
+        self.tx.pragma_update(None, "cache_size", -kib)?;
+        Ok(())
     }
 
     /// Links every certificate whose issuer is now in the inventory: by AKI = SKI when
     /// both exist, else by issuer name = subject name. Then lets certificates inherit the
     /// authority of the CA that issued them. Returns how many links were made.
     pub fn link_issuers(&self) -> Result<usize> {
+        // Only certificates still unlinked are visited (a partial index holds exactly
+        // those), so this stays cheap however large the inventory is.
         let by_key = self.tx.execute(
             "UPDATE certificates SET issuer_certificate_id = (
                  SELECT ca.id FROM certificates ca
@@ -142,7 +198,9 @@ impl Tx<'_> {
                            WHERE ca.is_ca = 1 AND ca.subject = certificates.issuer AND ca.id <> certificates.id)",
             [],
         )?;
-        self.inherit_authorities()?;
+        if by_key + by_name > 0 {
+            self.inherit_authorities()?;
+        }
         Ok(by_key + by_name)
     }
 
@@ -268,6 +326,32 @@ pub struct Sighting {
 }
 
 impl Read<'_> {
+    /// Ids of the certificates that name `value` (exactly, any kind) among their SANs.
+    pub fn certificates_with_san(&self, value: &str) -> Result<Vec<i64>> {
+        let mut st = self.c.prepare_cached(
+            "SELECT DISTINCT certificate_id FROM certificate_sans WHERE value = ?1 ORDER BY 1",
+        )?;
+        let ids = st.query_map([value], |r| r.get(0))?;
+        Ok(ids.collect::<rusqlite::Result<Vec<i64>>>()?)
+    }
+
+    /// Every CA certificate (a small set even in a large inventory).
+    pub fn issuer_candidates(&self) -> Result<Vec<IssuerCandidate>> {
+        let mut st = self.c.prepare_cached(
+            "SELECT id, ski, subject, authority_id, not_after FROM certificates WHERE is_ca = 1",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(IssuerCandidate {
+                id: r.get(0)?,
+                ski: r.get(1)?,
+                subject: r.get(2)?,
+                authority_id: r.get(3)?,
+                not_after: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     pub fn certificate_rows(&self, sel: RowSelect) -> Result<Vec<CertRow>> {
         let mut out = Vec::new();
         match sel.not_after_before {

@@ -15,7 +15,9 @@ mod workflow;
 
 pub use access::Operator;
 pub use audit::AuditQuery;
-pub use certificates::{InsertOutcome, NewSighting, RowSelect, Sighting};
+pub use certificates::{
+    InsertOutcome, IssuerCandidate, IssuerLink, NewSighting, RowSelect, Sighting,
+};
 pub use console::{AuditSearch, Dashboard, EstateCounts, NameCount};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
 pub use lifecycle::{AlertRow, HealthRow, LedgerRow, PlanRow};

@@ -64,28 +64,59 @@ fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-fn pem_blocks(data: &[u8]) -> Vec<Block> {
-    let mut blocks = Vec::new();
-    let mut current: Option<(usize, String, String)> = None; // (line, label, body)
-    let mut in_headers = false;
-    for (i, raw) in data.split(|b| *b == b'\n').enumerate() {
-        let line_no = i + 1;
-        let line = String::from_utf8_lossy(raw);
-        let line = line.trim();
+/// One PEM block located in its file, not decoded yet: an import decodes certificate
+/// bodies on worker threads and never decodes key bodies at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    /// 1-based position of the block in its file.
+    pub number: usize,
+    /// 1-based line of the BEGIN marker.
+    pub line: usize,
+    pub label: String,
+    pub kind: BlockKind,
+    /// Byte range of the body (between the BEGIN and END lines), or why the block is
+    /// broken (no END line, mismatched END).
+    pub body: Result<std::ops::Range<usize>, String>,
+}
+
+/// Locates every PEM block of `data` (which must hold a BEGIN line; see [`read_blocks`]).
+pub fn scan(data: &[u8]) -> Vec<Span> {
+    let mut spans = Vec::new();
+    // (line, label, body start)
+    let mut current: Option<(usize, String, usize)> = None;
+    let mut pos = 0usize;
+    let mut line_no = 0usize;
+    while pos < data.len() {
+        line_no += 1;
+        let end = data[pos..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map(|i| pos + i)
+            .unwrap_or(data.len());
+        let raw = &data[pos..end];
+        let line_start = pos;
+        pos = end + 1;
+        // Only lines starting with a dash can be markers: skip the rest cheaply.
+        let trimmed = trim_ascii(raw);
+        if trimmed.first() != Some(&b'-') {
+            continue;
+        }
+        let Ok(line) = std::str::from_utf8(trimmed) else {
+            continue;
+        };
         if let Some(label) = line
             .strip_prefix("-----BEGIN ")
             .and_then(|r| r.strip_suffix("-----"))
         {
             if let Some((l, label_prev, _)) = current.take() {
-                blocks.push(block(
-                    blocks.len() + 1,
+                spans.push(span(
+                    spans.len() + 1,
                     l,
                     &label_prev,
                     Err("no END line before the next BEGIN".into()),
                 ));
             }
-            current = Some((line_no, label.to_string(), String::new()));
-            in_headers = true;
+            current = Some((line_no, label.to_string(), pos.min(data.len())));
             continue;
         }
         if let Some(label) = line
@@ -93,47 +124,84 @@ fn pem_blocks(data: &[u8]) -> Vec<Block> {
             .and_then(|r| r.strip_suffix("-----"))
         {
             // A stray END line with no open block is text between blocks.
-            if let Some((l, begin_label, body)) = current.take() {
-                let der = if begin_label != label {
+            if let Some((l, begin_label, start)) = current.take() {
+                let body = if begin_label != label {
                     Err(format!("END {label} does not match BEGIN {begin_label}"))
                 } else {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(body.as_bytes())
-                        .map_err(|e| format!("invalid base64: {e}"))
+                    Ok(start..line_start)
                 };
-                blocks.push(block(blocks.len() + 1, l, &begin_label, der));
+                spans.push(span(spans.len() + 1, l, &begin_label, body));
             }
-            continue;
-        }
-        if let Some((_, _, body)) = current.as_mut() {
-            // RFC 1421 headers (Proc-Type, DEK-Info) precede the body of legacy
-            // encrypted keys; skip them and the blank line after them.
-            if in_headers && line.contains(':') {
-                continue;
-            }
-            in_headers = false;
-            body.extend(line.chars().filter(|c| !c.is_ascii_whitespace()));
         }
     }
     if let Some((l, label, _)) = current.take() {
-        blocks.push(block(
-            blocks.len() + 1,
+        spans.push(span(
+            spans.len() + 1,
             l,
             &label,
             Err("truncated: no END line".into()),
         ));
     }
-    blocks
+    spans
 }
 
-fn block(number: usize, line: usize, label: &str, der: Result<Vec<u8>, String>) -> Block {
-    Block {
+fn trim_ascii(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map(|i| i + 1)
+        .unwrap_or(start);
+    &b[start..end.max(start)]
+}
+
+fn span(
+    number: usize,
+    line: usize,
+    label: &str,
+    body: Result<std::ops::Range<usize>, String>,
+) -> Span {
+    Span {
         number,
         line,
         label: label.to_string(),
         kind: kind_of(label),
-        der,
+        body,
     }
+}
+
+/// Decodes a block body: base64 with line breaks, after any RFC 1421 headers
+/// (`Proc-Type`, `DEK-Info`) that legacy encrypted keys carry.
+pub fn decode_body(body: &[u8]) -> Result<Vec<u8>, String> {
+    let mut text: Vec<u8> = Vec::with_capacity(body.len());
+    let mut in_headers = true;
+    for line in body.split(|b| *b == b'\n') {
+        let line = trim_ascii(line);
+        if in_headers && line.contains(&b':') {
+            continue;
+        }
+        in_headers = false;
+        text.extend(line.iter().filter(|c| !c.is_ascii_whitespace()));
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(&text)
+        .map_err(|e| format!("invalid base64: {e}"))
+}
+
+fn pem_blocks(data: &[u8]) -> Vec<Block> {
+    scan(data)
+        .into_iter()
+        .map(|s| Block {
+            number: s.number,
+            line: s.line,
+            der: s.body.and_then(|r| decode_body(&data[r])),
+            label: s.label,
+            kind: s.kind,
+        })
+        .collect()
 }
 
 /// PEM text of one block, 64 columns, as OpenSSL writes it.

@@ -71,21 +71,23 @@ CREATE TABLE certificates (
     first_seen            TEXT NOT NULL
 );
 CREATE INDEX certificates_not_after ON certificates (not_after);
-CREATE INDEX certificates_owner ON certificates (owner_id);
-CREATE INDEX certificates_authority ON certificates (authority_id);
-CREATE INDEX certificates_identity ON certificates (identity_id);
+CREATE INDEX certificates_owner ON certificates (owner_id) WHERE owner_id IS NOT NULL;
+CREATE INDEX certificates_authority ON certificates (authority_id) WHERE authority_id IS NOT NULL;
+CREATE INDEX certificates_identity ON certificates (identity_id) WHERE identity_id IS NOT NULL;
+CREATE INDEX certificates_issuer ON certificates (issuer_certificate_id) WHERE issuer_certificate_id IS NOT NULL;
 CREATE INDEX certificates_ski ON certificates (ski) WHERE is_ca = 1;
 CREATE INDEX certificates_subject ON certificates (subject) WHERE is_ca = 1;
 CREATE INDEX certificates_unlinked ON certificates (id) WHERE issuer_certificate_id IS NULL AND self_signed = 0;
 
 -- Every SAN, one row each, so "which certificates cover api.example.com" is an index lookup.
+-- Keyed by value first: that is the question asked, and one B-tree per SAN keeps a large
+-- import fast (a certificate's own SANs are also in certificates.sans).
 CREATE TABLE certificate_sans (
-    certificate_id INTEGER NOT NULL REFERENCES certificates (id),
-    kind           TEXT NOT NULL,
     value          TEXT NOT NULL,
-    PRIMARY KEY (certificate_id, kind, value)
+    kind           TEXT NOT NULL,
+    certificate_id INTEGER NOT NULL REFERENCES certificates (id),
+    PRIMARY KEY (value, kind, certificate_id)
 ) WITHOUT ROWID;
-CREATE INDEX certificate_sans_value ON certificate_sans (value);
 
 -- Every place a certificate was seen: a file, an endpoint, stdin, or issued by certdeck.
 CREATE TABLE sightings (
