@@ -422,3 +422,21 @@ fn cli_demo_acts_as_the_invoking_os_user() {
     assert!(!imports.is_empty());
     assert!(records.iter().all(|r| r.actor == me), "not all by {me}");
 }
+
+#[test]
+fn every_signature_verifies_with_the_issuers_key() {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (ctx, _) = estate(6, 150);
+    let read = ctx.store.read();
+    for r in rows(&ctx) {
+        let der = read.certificate_der(r.id).unwrap().unwrap();
+        let issuer_der = match read.chain(r.id).unwrap().first() {
+            Some(i) => read.certificate_der(i.id).unwrap().unwrap(),
+            None => der.clone(),
+        };
+        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        let (_, issuer) = X509Certificate::from_der(&issuer_der).unwrap();
+        cert.verify_signature(Some(issuer.public_key()))
+            .unwrap_or_else(|e| panic!("{}: {e}", r.subject));
+    }
+}
