@@ -76,6 +76,9 @@ pub struct ImportReport {
     pub files_without_certificates: usize,
     pub issuer_links: usize,
     pub errors: Vec<Problem>,
+    /// Every certificate this import stored or saw again (policy re-judges these).
+    #[serde(skip)]
+    pub touched: Vec<i64>,
 }
 
 impl ImportReport {
@@ -249,7 +252,7 @@ pub fn import(
                 })?;
             }
             report.issuer_links += tx.link_issuers()?;
-            super::policy::recompute_in(tx, now)?;
+            super::policy::recompute_certificates_in(tx, now, &report.touched)?;
             tx.append_audit(
                 actor,
                 now,
@@ -387,6 +390,7 @@ impl Writer<'_, '_> {
             self.env,
             &self.now,
         )?;
+        report.touched.push(outcome.id());
         match outcome {
             InsertOutcome::New(id) => {
                 report.new += 1;
