@@ -569,3 +569,99 @@ fn a_failing_authority_backs_off_opens_its_circuit_alerts_and_sends_work_to_the_
         "www is still backing off"
     );
 }
+
+#[test]
+fn run_once_renews_what_is_due_and_status_tells_monitoring_when_a_person_is_needed() {
+    let deck = support::Deck::new();
+    let dir = deck.dir.path();
+    let estate = dir.join("estate.toml");
+    std::fs::write(&estate, two_identities(dir, false)).unwrap();
+    assert_eq!(deck.run(&["apply", estate.to_str().unwrap()]).0, 0);
+    let (code, out, _) = deck.run(&["status"]);
+    assert_eq!(
+        code, 0,
+        "first certificates are due, nothing needs a person: {out}"
+    );
+    assert!(out.contains("due now:        2"), "{out}");
+    let (code, out, err) = deck.run(&["run", "--once"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches(": verified").count(), 2, "{out}");
+    let st = deck.json(&["status", "--json"]);
+    assert_eq!(st["due"], 0);
+    assert_eq!(st["needs_attention"], false);
+
+    // Revoke by identity name; the local CA writes no CRL here (none configured).
+    let (code, out, err) = deck.run(&["revoke", "api", "--reason", "key_compromise"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = deck.run(&["revoke", "api", "--reason", "because"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("unknown revocation reason"), "{err}");
+
+    // A broken authority: failing jobs and an open circuit need a person (exit 3).
+    std::fs::write(&estate, two_identities(dir, true)).unwrap();
+    assert_eq!(deck.run(&["apply", estate.to_str().unwrap()]).0, 0);
+    let (code, out, _) = deck.run(&["renew", "www", "--now"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("ca_unavailable"), "{out}");
+    let (code, out, _) = deck.run(&["status"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("ATTENTION") && out.contains("www"), "{out}");
+}
+
+#[test]
+fn a_high_failure_rate_raises_one_alert_and_resolves_it_when_jobs_succeed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, clock, alice) = testing::ctx_at(T0);
+    ctx.config.lifecycle.alert_min_jobs = 2;
+    ctx.config.lifecycle.circuit_failures = 100;
+    lc::apply_estate(&mut ctx, &alice, &parse(&two_identities(dir.path(), true))).unwrap();
+    let opts = RunOptions {
+        now: true,
+        ..fast(&mut ctx, 1)
+    };
+    for name in ["www", "api"] {
+        let out = lc::renew(
+            &mut ctx,
+            &alice,
+            name,
+            &RunOptions {
+                now: true,
+                ..opts.clone()
+            },
+            &Standard::default(),
+        );
+        // api falls back only through the planner; a direct renew uses its primary.
+        assert_eq!(
+            out.unwrap().diagnosis.unwrap().category,
+            Category::CaUnavailable
+        );
+    }
+    assert!(lc::evaluate_alerts(&mut ctx, &alice).unwrap());
+    assert!(
+        !lc::evaluate_alerts(&mut ctx, &alice).unwrap(),
+        "raised once"
+    );
+    let alerts = ctx.store.read().alerts(true).unwrap();
+    assert_eq!(
+        alerts.iter().filter(|a| a.kind == "failure_rate").count(),
+        1
+    );
+
+    // The authority is repaired; both jobs finish; the alert resolves.
+    lc::apply_estate(&mut ctx, &alice, &parse(&two_identities(dir.path(), false))).unwrap();
+    clock.advance(time::Duration::hours(2));
+    for name in ["www", "api"] {
+        let out = lc::renew(&mut ctx, &alice, name, &opts, &Standard::default()).unwrap();
+        assert!(out.diagnosis.is_none(), "{:?}", out.diagnosis);
+    }
+    lc::evaluate_alerts(&mut ctx, &alice).unwrap();
+    assert!(ctx
+        .store
+        .read()
+        .alerts(true)
+        .unwrap()
+        .iter()
+        .all(|a| a.kind != "failure_rate"));
+    let audit = ctx.store.read().audit_records(&Default::default()).unwrap();
+    assert!(audit.iter().any(|r| r.action == "alert.resolve"));
+}

@@ -238,7 +238,10 @@ impl AcmeCa {
                             "the certificate download held no certificate",
                         ));
                     }
-                    return Ok(Issued { chain });
+                    return Ok(Issued {
+                        chain,
+                        key_pem: None,
+                    });
                 }
                 OrderStatus::Invalid => return Err(self.invalid(&mut order).await),
             }

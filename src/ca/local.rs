@@ -232,7 +232,10 @@ impl Connector for LocalCa {
         let mut chain = Vec::with_capacity(1 + self.chain.len());
         chain.push(cert.der().to_vec());
         chain.extend(self.chain.iter().cloned());
-        Ok(Issued { chain })
+        Ok(Issued {
+            chain,
+            key_pem: None,
+        })
     }
 
     fn revoke(&self, r: &Revocation<'_>) -> Result<(), Diagnosis> {

@@ -5,6 +5,7 @@
 
 pub mod acme;
 pub mod local;
+pub mod vault;
 
 use crate::lifecycle::{Diagnosis, PrivateKey};
 use crate::model::{Authority, AuthorityKind};
@@ -31,6 +32,9 @@ pub struct OrderRequest<'a> {
 #[derive(Debug, Clone)]
 pub struct Issued {
     pub chain: Vec<Vec<u8>>,
+    /// The private key, only from a CA that generates keys itself (Vault `issue`);
+    /// wiped when dropped, written only to the job's staged key file.
+    pub key_pem: Option<zeroize::Zeroizing<String>>,
 }
 
 /// A certificate revoked earlier, for CAs that publish a CRL.
@@ -82,6 +86,7 @@ impl Connectors for Standard {
         let c: Rc<dyn Connector> = match authority.kind {
             AuthorityKind::Local => Rc::new(local::LocalCa::open(authority)?),
             AuthorityKind::Acme => Rc::new(acme::AcmeCa::open(authority)?),
+            AuthorityKind::Vault => Rc::new(vault::VaultCa::open(authority)?),
             other => {
                 return Err(Diagnosis::new(
                     crate::lifecycle::Category::CaUnavailable,

@@ -100,9 +100,14 @@ pub fn export_config(a: ExportConfigArgs, env: &Env) -> CliResult {
     Ok(exit::OK)
 }
 
+/// The actor automation acts as: the service account bound to the OS user, if any.
+fn acting_actor(ctx: &crate::ops::Ctx) -> crate::model::Actor {
+    crate::access::acting_as(ctx.store.read(), &crate::access::current_actor())
+}
+
 pub fn renew(a: RenewArgs, env: &Env) -> CliResult {
     let mut ctx = env.open()?;
-    let actor = crate::access::current_actor();
+    let actor = acting_actor(&ctx);
     let opts = RunOptions::from_ctx(&ctx, a.now);
     let connectors = crate::ca::Standard::default();
     let Some(identity) = a.identity else {
@@ -241,4 +246,215 @@ fn renew_due(
         }
     }
     Ok(if failed { exit::FAILED } else { exit::OK })
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Exit code of `status` when something needs a person.
+pub const ATTENTION: i32 = 3;
+
+pub fn status(a: StatusArgs, env: &Env) -> CliResult {
+    let ctx = env.open()?;
+    let st = lc::status(&ctx)?;
+    if a.json {
+        json_out(&st)?;
+    } else {
+        println!("due now:        {}", st.due);
+        println!("blocked:        {}", list(&st.blocked));
+        println!("failing jobs:   {}", st.failing.len());
+        for j in &st.failing {
+            println!(
+                "  {} ({}): {} — next attempt {}",
+                sanitize(&j.identity),
+                sanitize(&j.authority),
+                j.diagnosis.map(|d| d.as_str()).unwrap_or("?"),
+                j.next_attempt_at
+                    .map(crate::clock::rfc3339)
+                    .unwrap_or_else(|| "-".into())
+            );
+        }
+        println!("open circuits:  {}", list(&st.open_circuits));
+        println!("expired:        {}", list(&st.expired));
+        println!("alerts:         {}", st.alerts.len());
+        for al in &st.alerts {
+            println!("  [{}] {}", al.kind, sanitize(&al.message));
+        }
+        println!(
+            "{}",
+            if st.needs_attention {
+                "ATTENTION: a person is needed"
+            } else {
+                "ok"
+            }
+        );
+    }
+    Ok(if st.needs_attention {
+        ATTENTION
+    } else {
+        exit::OK
+    })
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.iter()
+            .map(|s| sanitize(s).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Plan and execute once, then exit (for cron and systemd timers).
+    #[arg(long)]
+    pub once: bool,
+    /// Longest sleep between planning rounds, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub max_sleep: u64,
+}
+
+static STOP: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::OnceLock::new();
+
+extern "C" fn on_sigterm(_: nix::libc::c_int) {
+    if let Some(s) = STOP.get() {
+        s.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The automation loop: plan, execute due renewals with bounded concurrency (each
+/// worker with its own connection), evaluate alerts, sleep until the next due time.
+/// SIGTERM lets the steps in flight finish and record, then exits.
+pub fn run(a: RunArgs, env: &Env) -> CliResult {
+    let stop = STOP
+        .get_or_init(|| std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)))
+        .clone();
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGTERM,
+            nix::sys::signal::SigHandler::Handler(on_sigterm),
+        );
+    }
+    let stopped = || stop.load(std::sync::atomic::Ordering::SeqCst);
+    loop {
+        let mut ctx = env.open()?;
+        let actor = acting_actor(&ctx);
+        let plan = lc::plan_renewals(&ctx, false)?;
+        let work: Vec<_> = plan
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.decision,
+                    crate::lifecycle::planner::Decision::Renew { .. }
+                )
+            })
+            .cloned()
+            .collect();
+        let next_due = plan
+            .iter()
+            .filter_map(|p| match p.decision {
+                crate::lifecycle::planner::Decision::Wait { at, .. } => Some(at),
+                _ => None,
+            })
+            .min();
+        let workers = ctx
+            .config
+            .lifecycle
+            .concurrency
+            .max(1)
+            .min(work.len().max(1));
+        let queue = std::sync::Mutex::new(work.into_iter());
+        let results = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    let Ok(mut wctx) = env.open() else { return };
+                    let mut opts = RunOptions::from_ctx(&wctx, false);
+                    opts.stop = Some(stop.clone());
+                    let connectors = crate::ca::Standard::default();
+                    loop {
+                        if stopped() {
+                            return;
+                        }
+                        let Some(p) = queue.lock().ok().and_then(|mut q| q.next()) else {
+                            return;
+                        };
+                        let r = lc::run_planned(&mut wctx, &actor, &p, &opts, &connectors);
+                        if let Ok(mut v) = results.lock() {
+                            v.push((p.name.clone(), r));
+                        }
+                    }
+                });
+            }
+        });
+        for (name, r) in results.into_inner().unwrap_or_default() {
+            match r {
+                Ok(Some(o)) => print_outcome(&o),
+                Ok(None) => {}
+                Err(e) => eprintln!(
+                    "certdeck: {}: {}",
+                    sanitize(&name),
+                    sanitize(&e.to_string())
+                ),
+            }
+        }
+        lc::evaluate_alerts(&mut ctx, &actor)?;
+        if a.once || stopped() {
+            return Ok(exit::OK);
+        }
+        let wait = next_due
+            .map(|t| (t - ctx.now()).whole_seconds().max(1) as u64)
+            .unwrap_or(a.max_sleep)
+            .min(a.max_sleep);
+        drop(ctx);
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(wait);
+        while std::time::Instant::now() < until {
+            if stopped() {
+                return Ok(exit::OK);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// An identity (its current certificate) or a certificate id / fingerprint prefix.
+    #[arg(value_name = "IDENTITY|FINGERPRINT")]
+    pub target: String,
+    /// unspecified, key_compromise, ca_compromise, affiliation_changed, superseded,
+    /// cessation_of_operation, privilege_withdrawn
+    #[arg(long)]
+    pub reason: String,
+}
+
+pub fn revoke(a: RevokeArgs, env: &Env) -> CliResult {
+    let mut ctx = env.open()?;
+    let actor = acting_actor(&ctx);
+    let cert_id = match ctx.store.read().identity_by_name(&a.target)? {
+        Some(i) => i.current_certificate_id.ok_or_else(|| {
+            CliError::failed(format!(
+                "identity {} has no current certificate",
+                sanitize(&a.target)
+            ))
+        })?,
+        None => super::resolve_certificate(ctx.store.read(), &a.target)?,
+    };
+    lc::revoke(
+        &mut ctx,
+        &actor,
+        cert_id,
+        &a.reason,
+        &crate::ca::Standard::default(),
+    )?;
+    println!("revoked certificate {cert_id} ({})", sanitize(&a.reason));
+    Ok(exit::OK)
 }

@@ -81,6 +81,12 @@ pub enum Command {
     Renew(lifecycle::RenewArgs),
     /// Lifecycle jobs: state, diagnosis, attempts, next attempt.
     Jobs(lifecycle::JobsArgs),
+    /// Lifecycle health: due, failing, open circuits, alerts (exit 3 when a person is needed).
+    Status(lifecycle::StatusArgs),
+    /// The automation loop: plan, renew what is due, sleep until the next due time.
+    Run(lifecycle::RunArgs),
+    /// Revoke an identity's current certificate (or a certificate) at its authority.
+    Revoke(lifecycle::RevokeArgs),
     /// Make yourself (the OS user) the first central-PKI administrator of a new database.
     Init(init::InitArgs),
     /// Operators, roles, the RACI matrix and service accounts.
@@ -228,6 +234,9 @@ fn dispatch(command: Option<Command>, env: &Env) -> CliResult {
         Some(Command::ExportConfig(a)) => lifecycle::export_config(a, env),
         Some(Command::Renew(a)) => lifecycle::renew(a, env),
         Some(Command::Jobs(a)) => lifecycle::jobs(a, env),
+        Some(Command::Status(a)) => lifecycle::status(a, env),
+        Some(Command::Run(a)) => lifecycle::run(a, env),
+        Some(Command::Revoke(a)) => lifecycle::revoke(a, env),
         Some(Command::Init(a)) => init::run(a, env),
         Some(Command::Access(c)) => access::run(c, env),
         Some(Command::Audit(c)) => audit::run(c, env),

@@ -94,7 +94,20 @@ pub fn served(addr: &str, sni: &str, expected: &str, window: Window) -> Result<(
             std::thread::sleep(window.interval);
         }
         match served_fingerprint(addr, sni, window.timeout) {
-            Ok(fp) if fp == expected => return Ok(()),
+            Ok(fp) if fp == expected => {
+                // Old workers of a gracefully reloading server may still answer for a
+                // moment: the new certificate must be served on consecutive handshakes.
+                let stable = (0..2).all(|_| {
+                    served_fingerprint(addr, sni, window.timeout).is_ok_and(|f| f == expected)
+                });
+                if stable {
+                    return Ok(());
+                }
+                last = Some(Diagnosis::new(
+                    Category::VerifyMismatch,
+                    format!("{addr} (SNI {sni}) serves the new certificate only on some connections"),
+                ));
+            }
             Ok(fp) => {
                 last = Some(Diagnosis::new(
                     Category::VerifyMismatch,

@@ -83,6 +83,9 @@ pub struct AuthoritySpec {
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// `sign` (default: CSR, key generated here) or `issue` (Vault generates the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     // --- planner
     /// Orders this account may place per 3 hours (default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]

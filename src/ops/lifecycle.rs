@@ -232,6 +232,8 @@ pub struct RunOptions {
     pub settings: crate::lifecycle::Settings,
     /// `--now`: ignore the identity's backoff (and an open circuit's cool-down).
     pub now: bool,
+    /// Set (by SIGTERM in `certdeck run`) to stop after the step in flight.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl RunOptions {
@@ -239,6 +241,7 @@ impl RunOptions {
         RunOptions {
             settings: ctx.config.lifecycle.clone(),
             now,
+            stop: None,
         }
     }
 }
@@ -316,6 +319,15 @@ pub fn start_job(
     )
 }
 
+/// The identity as access scopes see it.
+pub fn scope_object(i: &Identity) -> crate::access::ObjectRef {
+    crate::access::ObjectRef {
+        owner: i.owner.clone(),
+        environment: i.environment,
+        dns_names: i.sans.clone(),
+    }
+}
+
 /// Renews `identity`: opens (or resumes) its job and runs it as far as it goes.
 pub fn renew(
     ctx: &mut Ctx,
@@ -354,6 +366,18 @@ pub fn execute(
                 job,
                 diagnosis: None,
                 fingerprint: fp,
+            });
+        }
+        if opts
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            // Stopping: the step in flight is done and recorded; the job resumes later.
+            return Ok(RunOutcome {
+                job,
+                diagnosis: None,
+                fingerprint: None,
             });
         }
         let subject = load_subject(ctx.store.read(), &job)?;
@@ -604,6 +628,27 @@ fn step_order(
     let issued = connector
         .issue(&req, &mut record_order)
         .map_err(|d| StepError::Failed(d, JobState::Ordering))?;
+    if let Some(pem) = &issued.key_pem {
+        // The CA generated the key (Vault `issue`): it replaces ours, staged the same way.
+        let k = PrivateKey::from_pem(pem).map_err(|e| {
+            StepError::Failed(
+                Diagnosis::new(Category::CaUnavailable, e),
+                JobState::Ordering,
+            )
+        })?;
+        if let Some(p) = &job.key_staging {
+            let t = s.targets.first();
+            deploy::files::write_atomic(
+                std::path::Path::new(p),
+                pem.as_bytes(),
+                0o600,
+                t.and_then(|t| t.owner.as_deref()),
+                t.and_then(|t| t.group.as_deref()),
+            )
+            .map_err(|d| StepError::Failed(d, JobState::Ordering))?;
+        }
+        *key = Some(k);
+    }
     let leaf = issued.chain.first().ok_or_else(|| {
         StepError::Failed(
             Diagnosis::new(Category::CaUnavailable, "the CA returned no certificate"),
@@ -895,6 +940,19 @@ fn record_failure(
         ("job", &id.to_string()),
         |tx, now| {
             tx.fail_job(id, resume_at, d.category, &d.message, attempts, next, now)?;
+            // An order the CA judged (failed validation, refused names or account) is dead:
+            // the retry places a new one. Transport failures keep it, to be resumed.
+            if resume_at == JobState::Ordering
+                && matches!(
+                    d.category,
+                    Category::ChallengeFailed
+                        | Category::Dns
+                        | Category::PolicyDenied
+                        | Category::Unauthorized
+                )
+            {
+                tx.clear_job_order_ref(id)?;
+            }
             tx.append_audit(actor, now, &Entry::failed("job.fail", "job", id.to_string(), d.message.clone(), json!({
             "identity": job.identity, "authority": job.authority, "diagnosis": d.category.as_str(),
             "next_step": d.next_step(), "attempts": attempts, "next_attempt_at": crate::clock::rfc3339(next),
@@ -1199,9 +1257,32 @@ pub fn renew_due(
 ) -> OpResult<Vec<DueResult>> {
     let plan = plan_renewals(ctx, opts.now)?;
     let mut out = Vec::new();
+    let now = ctx.now();
     for p in plan {
         if matches!(p.decision, Decision::Wait { .. }) {
             continue;
+        }
+        // A service account sees (and renews) only what its scopes cover.
+        if let Some(i) = ctx.store.read().identity_by_name(&p.name)? {
+            let obj = scope_object(&i);
+            if crate::access::authorize_object(
+                ctx.store.read(),
+                actor,
+                Activity::RenewalResponse,
+                now,
+                &obj,
+            )
+            .is_err()
+            {
+                continue;
+            }
+        }
+        if opts
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            break;
         }
         if dry_run {
             out.push(DueResult {
@@ -1273,4 +1354,145 @@ pub fn run_planned(
         )?;
     }
     execute(ctx, actor, id, opts, connectors).map(Some)
+}
+
+// ---------------------------------------------------------------- alerts and status
+
+/// Raises a `failure_rate` alert (recorded and audited) when more than the configured
+/// share of the jobs finished in the window failed, and resolves it when the rate is back
+/// under. Returns whether an alert was raised now.
+pub fn evaluate_alerts(ctx: &mut Ctx, actor: &Actor) -> OpResult<bool> {
+    let s = ctx.config.lifecycle.clone();
+    let now = ctx.now();
+    let (ok, failed) = ctx
+        .store
+        .read()
+        .job_outcomes_since(now - time::Duration::hours(s.alert_window_hours))?;
+    let total = ok + failed;
+    let rate = if total == 0 {
+        0.0
+    } else {
+        failed as f64 / total as f64
+    };
+    let firing = total >= s.alert_min_jobs && rate > s.alert_failure_rate;
+    let open = ctx
+        .store
+        .read()
+        .alerts(true)?
+        .into_iter()
+        .any(|a| a.kind == "failure_rate");
+    if firing == open {
+        return Ok(false);
+    }
+    run(
+        ctx,
+        actor,
+        Activity::RenewalResponse,
+        "alert.evaluate",
+        ("alerts", "failure_rate"),
+        |tx, now| {
+            if firing {
+                let msg = format!(
+                    "{failed} of {total} jobs failed in the last {} h ({:.0}% > {:.0}%)",
+                    s.alert_window_hours,
+                    rate * 100.0,
+                    s.alert_failure_rate * 100.0
+                );
+                tx.insert_alert(now, "failure_rate", "jobs", &msg)?;
+                tx.append_audit(
+                    actor,
+                    now,
+                    &Entry::success(
+                        "alert.raise",
+                        "alerts",
+                        "failure_rate",
+                        json!({"message": msg}),
+                    ),
+                )?;
+            } else {
+                tx.resolve_alerts("failure_rate", "jobs", now)?;
+                tx.append_audit(
+                    actor,
+                    now,
+                    &Entry::success(
+                        "alert.resolve",
+                        "alerts",
+                        "failure_rate",
+                        json!({"rate": rate}),
+                    ),
+                )?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(firing)
+}
+
+/// Health at a glance, for people and for monitoring.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Identities due now (or getting their first certificate).
+    pub due: usize,
+    /// Due but blocked (open circuit, budget) with no fallback.
+    pub blocked: Vec<String>,
+    /// Failed jobs: identity, diagnosis, next attempt.
+    pub failing: Vec<Job>,
+    /// Authorities whose circuit is open.
+    pub open_circuits: Vec<String>,
+    pub alerts: Vec<crate::store::AlertRow>,
+    /// Automated identities whose current certificate has expired.
+    pub expired: Vec<String>,
+    /// Whether something needs a person (`certdeck status` exits non-zero).
+    pub needs_attention: bool,
+}
+
+pub fn status(ctx: &Ctx) -> OpResult<Status> {
+    let read = ctx.store.read();
+    let now = ctx.now();
+    let plan = plan_renewals(ctx, false)?;
+    let due = plan
+        .iter()
+        .filter(|p| matches!(p.decision, Decision::Renew { .. }))
+        .count();
+    let blocked: Vec<String> = plan
+        .iter()
+        .filter(|p| matches!(p.decision, Decision::Blocked { .. }))
+        .map(|p| p.name.clone())
+        .collect();
+    let failing = read.jobs(true, false, 1000)?;
+    let names: HashMap<i64, String> = read
+        .authorities()?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    let open_circuits: Vec<String> = read
+        .authority_healths()?
+        .into_iter()
+        .filter(|h| h.state == "open")
+        .filter_map(|h| names.get(&h.authority_id).cloned())
+        .collect();
+    let alerts = read.alerts(true)?;
+    let expired: Vec<String> = read
+        .planning_rows()?
+        .into_iter()
+        .filter(|r| r.current.is_some_and(|(_, na)| na <= now))
+        .map(|r| r.name)
+        .collect();
+    let needs_attention = !failing.is_empty()
+        || !open_circuits.is_empty()
+        || !alerts.is_empty()
+        || !expired.is_empty()
+        || !blocked.is_empty();
+    Ok(Status {
+        at: now,
+        due,
+        blocked,
+        failing,
+        open_circuits,
+        alerts,
+        expired,
+        needs_attention,
+    })
 }

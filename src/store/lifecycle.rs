@@ -192,6 +192,13 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Forgets a dead order (invalid at the CA) so the next attempt places a new one.
+    pub fn clear_job_order_ref(&self, id: i64) -> Result<()> {
+        self.tx
+            .execute("UPDATE jobs SET order_ref = NULL WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
     pub fn set_job_key_staging(&self, id: i64, path: Option<&str>) -> Result<()> {
         self.tx.execute(
             "UPDATE jobs SET key_staging = ?2 WHERE id = ?1",
