@@ -87,6 +87,7 @@ fn bench(c: &mut Criterion) {
                 rules: &set.rules,
                 exceptions: &[],
                 version: Some(&set.version),
+                only: None,
             });
             assert_eq!(ev.len(), 100_000);
             ev

@@ -78,8 +78,12 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct AssignArgs {
-    #[arg(long, value_name = "PROFILE")]
-    pub profile: String,
+    #[arg(long, value_name = "PROFILE", required_unless_present = "from_rules")]
+    pub profile: Option<String>,
+    /// Give every identity without a profile the one the assignment rules give its
+    /// current certificate.
+    #[arg(long, conflicts_with_all = ["profile", "identity"])]
+    pub from_rules: bool,
     /// The identity to give the profile (use --profile none to take it away).
     #[arg(long, value_name = "NAME", conflicts_with_all = ["authority", "san_suffix", "owner", "env"])]
     pub identity: Option<String>,
@@ -563,8 +567,14 @@ fn check(a: CheckArgs, env: &Env) -> CliResult {
 fn assign(a: AssignArgs, env: &Env) -> CliResult {
     let mut ctx = env.open()?;
     let actor = current_actor();
+    if a.from_rules {
+        let n = ops::profiles_from_rules(&mut ctx, &actor)?;
+        println!("{n} identities took the profile the assignment rules give them");
+        return Ok(super::exit::OK);
+    }
+    let profile_name = a.profile.unwrap_or_default();
     if let Some(identity) = &a.identity {
-        let profile = (a.profile != "none").then_some(a.profile.as_str());
+        let profile = (profile_name != "none").then_some(profile_name.as_str());
         let s = ops::assign_identity(&mut ctx, &actor, identity, profile)?;
         println!(
             "identity {} now has profile {}; {} certificates non-compliant",
@@ -575,7 +585,7 @@ fn assign(a: AssignArgs, env: &Env) -> CliResult {
         return Ok(super::exit::OK);
     }
     let rule = MatchRule {
-        profile: a.profile,
+        profile: profile_name,
         authority: a.authority,
         san_suffix: a
             .san_suffix

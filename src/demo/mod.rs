@@ -90,6 +90,11 @@ pub fn prepare(ctx: &mut Ctx, actor: &Actor) -> OpResult<()> {
             &[Role::Platform, Role::AppOwner, Role::Compliance],
         )?;
     }
+    // Policy before the estate, so every import is judged as it lands: the starter set
+    // as Northwind adapted it (fixtures/policy/northwind/), with its assignment rules.
+    if ctx.store.read().current_policy_version()?.is_none() {
+        crate::ops::policy::load_demo(ctx, actor)?;
+    }
     Ok(())
 }
 
@@ -256,6 +261,11 @@ pub fn build_estate_with_progress(
         }
     }
     tracing::debug!(adoptions, elapsed = ?started.elapsed(), "demo: adopted");
+    // Managed identities take the profile the policy's rules give their certificate, so
+    // the demo's identities are judged (and could be renewed) under a profile.
+    if ctx.store.read().current_policy_version()?.is_some() {
+        crate::ops::policy::profiles_from_rules(ctx, actor)?;
+    }
     summarize(ctx)
 }
 

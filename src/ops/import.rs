@@ -75,6 +75,9 @@ pub struct ImportReport {
     pub files_without_certificates: usize,
     pub issuer_links: usize,
     pub errors: Vec<Problem>,
+    /// Every certificate this import stored or saw again (policy re-judges these).
+    #[serde(skip)]
+    pub touched: Vec<i64>,
 }
 
 impl ImportReport {
@@ -248,7 +251,7 @@ pub fn import(
                 })?;
             }
             report.issuer_links += tx.link_issuers()?;
-            super::policy::recompute_in(tx, now)?;
+            super::policy::recompute_certificates_in(tx, now, &report.touched)?;
             tx.append_audit(
                 actor,
                 now,
@@ -382,6 +385,7 @@ impl Writer<'_, '_> {
             self.env,
             &self.now,
         )?;
+        report.touched.push(outcome.id());
         match outcome {
             InsertOutcome::New(id) => {
                 report.new += 1;

@@ -226,7 +226,7 @@ pub fn assign(ctx: &mut Ctx, actor: &Actor, cert_ids: &[i64], a: &Assignment) ->
                 )?;
                 changed += 1;
             }
-            super::policy::recompute_in(tx, now)?;
+            super::policy::recompute_certificates_in(tx, now, cert_ids)?;
             Ok(changed)
         },
     )
@@ -338,7 +338,7 @@ pub fn adopt(
             }
             tx.append_audit(actor, now, &Entry::success("identity.adopt", "certificate", row.fingerprint_sha256.clone(),
             json!({"identity": identity, "owner": owner_name, "environment": env, "current": newer})))?;
-            super::policy::recompute_in(tx, now)?;
+            super::policy::recompute_certificates_in(tx, now, &[cert_id])?;
             Ok(identity_id)
         },
     )

@@ -12,7 +12,7 @@ use crate::policy::{parse_set, MatchRule};
 use crate::store::{Read, StoreError, Tx};
 use serde::Serialize;
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use time::OffsetDateTime;
 
@@ -32,6 +32,13 @@ pub const STARTER: &[(&str, &str)] = &[
         include_str!("../../fixtures/policy/nonprod.toml"),
     ),
 ];
+
+/// The starter set as the demo organisation (Northwind Traders) adapted it: its authority
+/// names and domain. `certdeck demo` loads it.
+pub const DEMO: &[(&str, &str)] = &[(
+    "demo/northwind.toml",
+    include_str!("../../fixtures/policy/northwind/northwind.toml"),
+)];
 
 /// Counts of one evaluation of the whole inventory.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -128,6 +135,15 @@ pub fn load_starter(ctx: &mut Ctx, actor: &Actor) -> OpResult<LoadReport> {
     load_files(ctx, actor, &files)
 }
 
+/// Loads the demo organisation's policy (see [`DEMO`]).
+pub fn load_demo(ctx: &mut Ctx, actor: &Actor) -> OpResult<LoadReport> {
+    let files: Vec<(String, String)> = DEMO
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+    load_files(ctx, actor, &files)
+}
+
 /// Loads a policy set given as `(file name, text)` pairs.
 pub fn load_files(
     ctx: &mut Ctx,
@@ -200,14 +216,30 @@ pub fn evaluate(ctx: &mut Ctx, actor: &Actor) -> OpResult<Summary> {
 }
 
 /// Re-evaluates the whole inventory inside an operation's transaction and stores the
-/// result. Other ops that change what policy depends on (import, assignment, adoption,
-/// issuance) call this before they commit.
+/// result (policy changes: every certificate may be judged differently).
 pub fn recompute_in(tx: &Tx<'_>, now: OffsetDateTime) -> OpResult<Summary> {
+    recompute(tx, now, None)
+}
+
+/// Re-evaluates the certificates `ids` inside an operation's transaction, with every
+/// certificate their judgement depends on or that depends on them: those that renew them
+/// or that they renew, and for a CA those it issued. Ops that change certificates
+/// (assign, adopt, issuance) call this before they commit, so stored findings never lag
+/// behind the inventory. Costs what the touched certificates cost, not the inventory.
+pub fn recompute_certificates_in(
+    tx: &Tx<'_>,
+    now: OffsetDateTime,
+    ids: &[i64],
+) -> OpResult<Summary> {
+    recompute(tx, now, Some(ids))
+}
+
+fn recompute(tx: &Tx<'_>, now: OffsetDateTime, ids: Option<&[i64]>) -> OpResult<Summary> {
     for (id, der) in tx.read().certificates_without_usage()? {
         tx.store_usage(id, &Usage::from_der(&der))?;
     }
-    let (evals, version) = snapshot(tx.read())?;
-    tx.replace_evaluation(&evals, now)?;
+    let (evals, version) = evaluate_stored(tx.read(), ids)?;
+    tx.replace_evaluation(&evals, ids.is_some(), now)?;
     Ok(Summary::of(&evals, version.as_deref(), now))
 }
 
@@ -215,8 +247,27 @@ pub fn recompute_in(tx: &Tx<'_>, now: OffsetDateTime) -> OpResult<Summary> {
 /// databases). Certificates whose extensions were never extracted are judged without
 /// them (EKU and key usage rules skipped).
 pub fn snapshot(read: Read<'_>) -> Result<(Vec<Evaluation>, Option<String>), StoreError> {
-    let rows = read.certificate_rows(Default::default())?;
-    let usage = read.usage_map()?;
+    evaluate_stored(read, None)
+}
+
+fn evaluate_stored(
+    read: Read<'_>,
+    ids: Option<&[i64]>,
+) -> Result<(Vec<Evaluation>, Option<String>), StoreError> {
+    let (rows, usage, only) = match ids {
+        None => (read.policy_rows()?, read.usage_map()?, None),
+        Some(ids) => {
+            let mut targets: HashSet<i64> = ids.iter().copied().collect();
+            for ca in read.ca_ids_among(ids)? {
+                targets.extend(read.issued_by(ca)?);
+            }
+            let targets: Vec<i64> = targets.into_iter().collect();
+            let rows = read.policy_rows_around(&targets)?;
+            let only = renewal_groups(&rows, &targets);
+            let row_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            (rows, read.usage_for(&row_ids)?, Some(only))
+        }
+    };
     let identity_profiles = read.identity_profiles()?;
     let profiles = read.profiles()?;
     let rules: Vec<MatchRule> = read.profile_rules()?.into_iter().map(|r| r.rule).collect();
@@ -230,8 +281,26 @@ pub fn snapshot(read: Read<'_>) -> Result<(Vec<Evaluation>, Option<String>), Sto
         rules: &rules,
         exceptions: &exceptions,
         version: version.as_deref(),
+        only: only.as_ref(),
     });
     Ok((evals, version))
+}
+
+/// The targets plus every certificate in a renewal group a target is (or was, before
+/// being adopted into an identity) part of: whether those count as renewed may have
+/// changed. `rows` holds every member of those groups (see `policy_rows_around`).
+fn renewal_groups(rows: &[crate::model::CertRow], targets: &[i64]) -> HashSet<i64> {
+    use crate::policy::compliance::{name_key, renewal_key};
+    let targets: HashSet<i64> = targets.iter().copied().collect();
+    let mut keys: HashSet<String> = HashSet::new();
+    for r in rows.iter().filter(|r| targets.contains(&r.id)) {
+        keys.insert(renewal_key(r));
+        keys.insert(name_key(r));
+    }
+    rows.iter()
+        .filter(|r| targets.contains(&r.id) || keys.contains(&renewal_key(r)))
+        .map(|r| r.id)
+        .collect()
 }
 
 /// Gives an identity its profile (or takes it away with `None`).
@@ -272,6 +341,54 @@ pub fn assign_identity(
                 ),
             )?;
             Ok(s)
+        },
+    )
+}
+
+/// Gives every identity that has no profile the one the assignment rules give its current
+/// certificate (a first step when bringing an estate under policy). Returns how many
+/// identities got one.
+pub fn profiles_from_rules(ctx: &mut Ctx, actor: &Actor) -> OpResult<usize> {
+    run(
+        ctx,
+        actor,
+        Activity::DefineProfiles,
+        "policy.assign",
+        ("identity", "*"),
+        |tx, now| {
+            let read = tx.read();
+            let rules: Vec<MatchRule> = read.profile_rules()?.into_iter().map(|r| r.rule).collect();
+            let mut given = Vec::new();
+            for ident in read.identities()? {
+                if ident.profile.is_some() {
+                    continue;
+                }
+                let Some(cert) = ident.current_certificate_id else {
+                    continue;
+                };
+                let Some(row) = read.certificate_row(cert)? else {
+                    continue;
+                };
+                if let Some((p, _)) = crate::policy::compliance::resolve_profile(&row, None, &rules)
+                {
+                    tx.set_identity_profile(ident.id, Some(p))?;
+                    given.push(json!({"identity": ident.name, "profile": p}));
+                }
+            }
+            if !given.is_empty() {
+                recompute_in(tx, now)?;
+                tx.append_audit(
+                    actor,
+                    now,
+                    &Entry::success(
+                        "policy.assign",
+                        "identity",
+                        "*",
+                        json!({"from_rules": given}),
+                    ),
+                )?;
+            }
+            Ok(given.len())
         },
     )
 }

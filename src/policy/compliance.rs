@@ -183,19 +183,22 @@ fn rule_matches(r: &MatchRule, row: &CertRow) -> bool {
 pub fn renewal_key(row: &CertRow) -> String {
     match &row.identity {
         Some(i) => format!("identity\0{i}"),
-        None => {
-            let mut sans: Vec<String> = row.sans.iter().map(|s| s.to_ascii_lowercase()).collect();
-            sans.sort();
-            format!(
-                "name\0{}\0{}",
-                row.subject_cn
-                    .as_deref()
-                    .unwrap_or(&row.subject)
-                    .to_ascii_lowercase(),
-                sans.join(",")
-            )
-        }
+        None => name_key(row),
     }
+}
+
+/// The subject CN and SAN set as a key, whatever the identity.
+pub fn name_key(row: &CertRow) -> String {
+    let mut sans: Vec<String> = row.sans.iter().map(|s| s.to_ascii_lowercase()).collect();
+    sans.sort();
+    format!(
+        "name\0{}\0{}",
+        row.subject_cn
+            .as_deref()
+            .unwrap_or(&row.subject)
+            .to_ascii_lowercase(),
+        sans.join(",")
+    )
 }
 
 /// One certificate, with what the engine needs to know about it.
@@ -526,6 +529,8 @@ pub struct Inventory<'a> {
     pub rules: &'a [MatchRule],
     pub exceptions: &'a [ExceptionRef],
     pub version: Option<&'a str>,
+    /// Evaluate only these certificates (all others still count as renewals).
+    pub only: Option<&'a std::collections::HashSet<i64>>,
 }
 
 /// The result for one certificate.
@@ -554,6 +559,7 @@ pub fn evaluate_inventory(inv: &Inventory<'_>) -> Vec<Evaluation> {
     inv.rows
         .iter()
         .zip(&keys)
+        .filter(|(row, _)| inv.only.is_none_or(|o| o.contains(&row.id)))
         .map(|(row, key)| {
             let identity_profile = row
                 .identity
@@ -922,6 +928,7 @@ owner = "web"
             rules: &[],
             exceptions: &exc,
             version: None,
+            only: None,
         });
         let f = &ev[0].findings[0];
         assert_eq!(f.rule, "owner.missing");
@@ -959,6 +966,7 @@ owner = "web"
             rules: &[],
             exceptions: &[],
             version: None,
+            only: None,
         });
         assert!(ev.iter().all(|e| e
             .findings

@@ -269,7 +269,8 @@ pub struct RowSelect {
     pub not_after_before: Option<i64>,
 }
 
-const ROW_SELECT: &str = "SELECT c.id, c.fingerprint_sha256, c.serial, c.subject, c.subject_cn,
+pub(super) const ROW_SELECT: &str =
+    "SELECT c.id, c.fingerprint_sha256, c.serial, c.subject, c.subject_cn,
         c.issuer, c.issuer_cn, c.sans, c.not_before, c.not_after, c.key_algorithm, c.key_bits,
         c.signature_algorithm, c.is_ca, o.name, a.name, c.environment, i.name, c.status,
         cp.profile
@@ -279,7 +280,7 @@ const ROW_SELECT: &str = "SELECT c.id, c.fingerprint_sha256, c.serial, c.subject
     LEFT JOIN identities i ON i.id = c.identity_id
     LEFT JOIN certificate_profiles cp ON cp.certificate_id = c.id";
 
-fn cert_row(r: &Row<'_>) -> rusqlite::Result<CertRow> {
+pub(super) fn cert_row(r: &Row<'_>) -> rusqlite::Result<CertRow> {
     let sans: String = r.get(7)?;
     let env: Option<String> = r.get(16)?;
     let status: String = r.get(18)?;

@@ -124,11 +124,30 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Replaces every stored evaluation result with `evals`.
-    pub fn replace_evaluation(&self, evals: &[Evaluation], now: OffsetDateTime) -> Result<()> {
+    /// Replaces the stored evaluation results: all of them (`partial` false), or only
+    /// those of the certificates in `evals`.
+    pub fn replace_evaluation(
+        &self,
+        evals: &[Evaluation],
+        partial: bool,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         let now_s = crate::clock::rfc3339(now);
-        self.tx.execute("DELETE FROM findings", [])?;
-        self.tx.execute("DELETE FROM certificate_profiles", [])?;
+        if partial {
+            let mut df = self
+                .tx
+                .prepare_cached("DELETE FROM findings WHERE certificate_id = ?1")?;
+            let mut dp = self
+                .tx
+                .prepare_cached("DELETE FROM certificate_profiles WHERE certificate_id = ?1")?;
+            for e in evals {
+                df.execute([e.certificate_id])?;
+                dp.execute([e.certificate_id])?;
+            }
+        } else {
+            self.tx.execute("DELETE FROM findings", [])?;
+            self.tx.execute("DELETE FROM certificate_profiles", [])?;
+        }
         let mut fp = self.tx.prepare_cached(
             "INSERT INTO certificate_profiles (certificate_id, profile, via) VALUES (?1, ?2, ?3)",
         )?;
@@ -253,6 +272,44 @@ const EXCEPTION_SELECT: &str = "SELECT id, rule, object_type, object_id, reason,
     expires_at, created_at, created_by, request_ref, revoked_at, revoked_by FROM exceptions";
 
 impl Read<'_> {
+    /// Every certificate row without its stored findings: what the engine evaluates.
+    pub fn policy_rows(&self) -> Result<Vec<CertRow>> {
+        let mut st = self.c.prepare_cached(&format!(
+            "{} ORDER BY c.id",
+            super::certificates::ROW_SELECT
+        ))?;
+        let rows = st.query_map([], super::certificates::cert_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The rows of `ids` and of every certificate that could share a renewal group with
+    /// one of them: the same identity, or the same subject CN (a superset of "same CN and
+    /// SANs"), so a partial evaluation sees each group whole.
+    pub fn policy_rows_around(&self, ids: &[i64]) -> Result<Vec<CertRow>> {
+        let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        let mut st = self.c.prepare_cached(&format!(
+            "{} WHERE c.id IN (SELECT value FROM json_each(?1))
+                OR c.identity_id IN (SELECT t.identity_id FROM certificates t
+                    WHERE t.id IN (SELECT value FROM json_each(?1)) AND t.identity_id IS NOT NULL)
+                OR lower(COALESCE(c.subject_cn, c.subject)) IN (SELECT lower(COALESCE(t.subject_cn, t.subject))
+                    FROM certificates t WHERE t.id IN (SELECT value FROM json_each(?1)))
+             ORDER BY c.id",
+            super::certificates::ROW_SELECT
+        ))?;
+        let rows = st.query_map([list], super::certificates::cert_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Which of `ids` are CA certificates.
+    pub fn ca_ids_among(&self, ids: &[i64]) -> Result<Vec<i64>> {
+        let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        let mut st = self.c.prepare_cached(
+            "SELECT id FROM certificates WHERE is_ca = 1 AND id IN (SELECT value FROM json_each(?1))",
+        )?;
+        let rows = st.query_map([list], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+    }
+
     /// Fills each row's `findings` from the last evaluation, each with the exception that
     /// covers it (whether it is still in force is decided when read, against the clock).
     pub fn attach_findings(&self, rows: &mut [CertRow]) -> Result<()> {
@@ -364,9 +421,22 @@ impl Read<'_> {
     }
 
     pub fn usage_map(&self) -> Result<HashMap<i64, Usage>> {
-        let mut st = self
-            .c
-            .prepare_cached("SELECT certificate_id, eku, key_usage FROM certificate_usage")?;
+        self.usage_where("", None)
+    }
+
+    /// Extension facts of `ids` only.
+    pub fn usage_for(&self, ids: &[i64]) -> Result<HashMap<i64, Usage>> {
+        let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        self.usage_where(
+            "WHERE certificate_id IN (SELECT value FROM json_each(?1))",
+            Some(list),
+        )
+    }
+
+    fn usage_where(&self, clause: &str, arg: Option<String>) -> Result<HashMap<i64, Usage>> {
+        let mut st = self.c.prepare_cached(&format!(
+            "SELECT certificate_id, eku, key_usage FROM certificate_usage {clause}"
+        ))?;
         let split = |s: String| -> Vec<String> {
             if s.is_empty() {
                 Vec::new()
@@ -375,7 +445,8 @@ impl Read<'_> {
             }
         };
         let mut out = HashMap::new();
-        for r in st.query_map([], |r| {
+        let params: Vec<String> = arg.into_iter().collect();
+        for r in st.query_map(rusqlite::params_from_iter(params.iter()), |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
