@@ -71,11 +71,14 @@ name = "bench"
 [[authority]]
 name = "internal"
 kind = "local"
+environment = "prod"
 ca_cert = "{d}/ca.pem"
 credential = "file:{d}/ca.key"
 [[identity]]
 name = "svc"
 owner = "bench"
+profile = "bench-tls"
+environment = "prod"
 authority = "internal"
 sans = ["svc.example.test"]
 key = "ecdsa-p256"
@@ -83,6 +86,26 @@ key = "ecdsa-p256"
     );
     let estate = Estate::parse(&text, Path::new("bench.toml")).unwrap();
     let (mut ctx, _clock, alice) = certdeck::testing::ctx_at(NOW);
+    let profile = r#"
+[[profile]]
+name = "bench-tls"
+description = "bench"
+environment = "prod"
+authorities = ["internal"]
+key_types = ["ecdsa-p256"]
+max_validity_days = 90
+renew_before = "1/3"
+owner_required = true
+public = false
+approvals = 0
+[profile.sans]
+dns_suffixes = ["example.test"]
+wildcards = false
+ip = false
+max = 10
+"#;
+    certdeck::ops::policy::load_files(&mut ctx, &alice, &[("bench.toml".into(), profile.into())])
+        .unwrap();
     lc::apply_estate(&mut ctx, &alice, &estate).unwrap();
     let opts = RunOptions::from_ctx(&ctx, true);
     let connectors = Standard::default();

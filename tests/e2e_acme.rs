@@ -45,12 +45,15 @@ kind = "acme"
 directory = "{dir_url}"
 ca_bundle = "{bundle}"
 credential = "file:{d}/acme/account.json"
+environment = "prod"
 contact = ["mailto:pki@example.test"]
 {challenge}
 
 [[identity]]
 name = "www"
 owner = "edge-team"
+profile = "test-tls"
+environment = "prod"
 authority = "pebble"
 sans = ["www.example.test", "example.test"]
 key = "ecdsa-p256"
@@ -79,6 +82,7 @@ fn setup(
     let pebble = Pebble::start();
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, clock, alice) = testing::ctx_at(now());
+    servers::load_test_profile(&mut ctx, &alice);
     ctx.config.lifecycle.circuit_failures = 2;
     lc::apply_estate(&mut ctx, &alice, &estate(dir.path(), &pebble, challenge)).unwrap();
     let opts = RunOptions::from_ctx(&ctx, false);

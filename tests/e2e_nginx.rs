@@ -24,10 +24,12 @@ ca_bundle = "{bundle}"
 challenge = "http-01"
 http01_listen = "{listen}"
 credential = "file:{d}/pebble-account.json"
+environment = "prod"
 
 [[identity]]
 name = "www"
 owner = "edge-team"
+profile = "test-tls"
 authority = "pebble"
 environment = "prod"
 sans = ["www.example.test"]
@@ -70,6 +72,8 @@ fn renew_gets_a_certificate_from_pebble_deploys_it_to_nginx_and_proves_it_is_ser
     let pebble = Pebble::start();
     let nginx = Nginx::start();
     let deck = support::Deck::new();
+    let policy = servers::write_test_profile(deck.dir.path());
+    assert_eq!(deck.run(&["policy", "load", policy.to_str().unwrap()]).0, 0);
     let file = deck.dir.path().join("estate.toml");
     // A generous verify window: nginx reloads slowly on a loaded machine.
     let config = deck.dir.path().join("home/.config/certdeck/config.toml");
@@ -128,6 +132,8 @@ fn a_reload_that_does_not_reload_is_verify_mismatch_and_a_failing_one_reload_fai
     let pebble = Pebble::start();
     let nginx = Nginx::start();
     let deck = support::Deck::new();
+    let policy = servers::write_test_profile(deck.dir.path());
+    assert_eq!(deck.run(&["policy", "load", policy.to_str().unwrap()]).0, 0);
     let file = deck.dir.path().join("estate.toml");
     // The config's verify window is shortened so the mismatch is called quickly.
     let config = deck.dir.path().join("home/.config/certdeck/config.toml");

@@ -51,10 +51,12 @@ ca_cert = "{d}/ca/ca.pem"
 credential = "file:{d}/ca/ca.key"
 crl = "{d}/ca/ca.crl"
 validity_days = 30
+environment = "prod"
 
 [[identity]]
 name = "www"
 owner = "edge-team"
+profile = "test-tls"
 authority = "internal"
 environment = "prod"
 sans = ["www.example.test", "example.test"]
@@ -83,6 +85,7 @@ fn parse(text: &str) -> Estate {
 fn applying_an_estate_file_twice_changes_nothing_the_second_time() {
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
     let estate = parse(&estate_text(dir.path(), None, None, ""));
     let plan = lc::plan_estate(&ctx, &estate).unwrap();
     assert_eq!(plan.changes().count(), 3, "{}", plan.render());
@@ -120,6 +123,7 @@ fn an_identity_is_issued_deployed_reloaded_and_verified_against_nginx() {
     let nginx = Nginx::start();
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
     lc::apply_estate(
         &mut ctx,
         &alice,
@@ -225,6 +229,7 @@ fn a_failing_reload_is_reload_failed_backs_off_and_resumes_without_a_second_orde
     let nginx = Nginx::start();
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
     lc::apply_estate(
         &mut ctx,
         &alice,
@@ -282,6 +287,7 @@ fn nginx_not_reloaded_is_verify_mismatch_never_success() {
     let nginx = Nginx::start();
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
     lc::apply_estate(
         &mut ctx,
         &alice,
@@ -303,6 +309,7 @@ fn nginx_not_reloaded_is_verify_mismatch_never_success() {
 fn an_endpoint_that_does_not_answer_is_verify_unreachable() {
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
     let port = servers::free_port();
     let text =
         estate_text(dir.path(), None, None, "") + &format!("verify = \"127.0.0.1:{port}\"\n");
@@ -316,6 +323,7 @@ fn an_endpoint_that_does_not_answer_is_verify_unreachable() {
 fn an_unwritable_target_is_deploy_permission() {
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
     // A path below a regular file cannot be written, even by root.
     let text = estate_text(dir.path(), None, None, "").replace(
         &format!("{}/deploy/www.pem", dir.path().display()),
@@ -333,8 +341,9 @@ fn an_unwritable_target_is_deploy_permission() {
 fn prod_identities_are_never_issued_by_a_nonprod_authority() {
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
     let text = estate_text(dir.path(), None, None, "").replace(
-        "validity_days = 30",
+        "validity_days = 30\nenvironment = \"prod\"",
         "validity_days = 30\nenvironment = \"nonprod\"",
     );
     lc::apply_estate(&mut ctx, &alice, &parse(&text)).unwrap();
@@ -351,6 +360,7 @@ fn every_key_type_is_issued_by_the_local_ca() {
     for key in ["ecdsa-p384", "ed25519", "rsa-2048"] {
         let dir = tempfile::tempdir().unwrap();
         let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+        servers::load_test_profile(&mut ctx, &alice);
         let text = estate_text(dir.path(), None, None, "")
             .replace("key = \"ecdsa-p256\"", &format!("key = \"{key}\""));
         lc::apply_estate(&mut ctx, &alice, &parse(&text)).unwrap();
@@ -378,6 +388,7 @@ fn every_key_type_is_issued_by_the_local_ca() {
 fn revoking_a_local_ca_certificate_writes_a_crl_listing_it() {
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
     lc::apply_estate(
         &mut ctx,
         &alice,
@@ -418,6 +429,8 @@ fn pem_body(pem: &str) -> Vec<u8> {
 fn a_process_killed_mid_job_resumes_and_orders_exactly_one_certificate() {
     let deck = support::Deck::new();
     let dir = deck.dir.path();
+    let policy = servers::write_test_profile(dir);
+    assert_eq!(deck.run(&["policy", "load", policy.to_str().unwrap()]).0, 0);
     let estate = dir.join("estate.toml");
     let run = |args: &[&str]| deck.cmd().args(args).output().unwrap();
     // The reload command kills certdeck itself (its parent): the job dies while deploying.
@@ -464,6 +477,7 @@ kind = "local"
 ca_cert = "{primary_cert}"
 credential = "file:{d}/ca/ca.key"
 validity_days = 30
+environment = "prod"
 
 [[authority]]
 name = "backup"
@@ -471,10 +485,13 @@ kind = "local"
 ca_cert = "{d}/backup/ca.pem"
 credential = "file:{d}/backup/ca.key"
 validity_days = 30
+environment = "prod"
 
 [[identity]]
 name = "api"
 owner = "edge-team"
+profile = "test-tls"
+environment = "prod"
 authority = "internal"
 fallback_authority = "backup"
 sans = ["api.example.test"]
@@ -485,6 +502,8 @@ key = "{d}/deploy/api.key"
 [[identity]]
 name = "www"
 owner = "edge-team"
+profile = "test-tls"
+environment = "prod"
 authority = "internal"
 sans = ["www.example.test"]
 [[identity.target]]
@@ -498,6 +517,7 @@ key = "{d}/deploy/www.key"
 fn renew_due_issues_first_certificates_then_waits_until_a_third_of_the_lifetime_is_left() {
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
     lc::apply_estate(&mut ctx, &alice, &parse(&two_identities(dir.path(), false))).unwrap();
     let opts = fast(&mut ctx, 1);
     let dry = lc::renew_due(&mut ctx, &alice, &opts, &Standard::default(), true).unwrap();
@@ -532,6 +552,7 @@ fn renew_due_issues_first_certificates_then_waits_until_a_third_of_the_lifetime_
 fn a_failing_authority_backs_off_opens_its_circuit_alerts_and_sends_work_to_the_fallback() {
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
     ctx.config.lifecycle.circuit_failures = 2;
     lc::apply_estate(&mut ctx, &alice, &parse(&two_identities(dir.path(), true))).unwrap();
     let opts = fast(&mut ctx, 1);
@@ -574,6 +595,8 @@ fn a_failing_authority_backs_off_opens_its_circuit_alerts_and_sends_work_to_the_
 fn run_once_renews_what_is_due_and_status_tells_monitoring_when_a_person_is_needed() {
     let deck = support::Deck::new();
     let dir = deck.dir.path();
+    let policy = servers::write_test_profile(dir);
+    assert_eq!(deck.run(&["policy", "load", policy.to_str().unwrap()]).0, 0);
     let estate = dir.join("estate.toml");
     std::fs::write(&estate, two_identities(dir, false)).unwrap();
     assert_eq!(deck.run(&["apply", estate.to_str().unwrap()]).0, 0);
@@ -612,6 +635,7 @@ fn run_once_renews_what_is_due_and_status_tells_monitoring_when_a_person_is_need
 fn a_high_failure_rate_raises_one_alert_and_resolves_it_when_jobs_succeed_again() {
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
     ctx.config.lifecycle.alert_min_jobs = 2;
     ctx.config.lifecycle.circuit_failures = 100;
     lc::apply_estate(&mut ctx, &alice, &parse(&two_identities(dir.path(), true))).unwrap();
@@ -664,4 +688,35 @@ fn a_high_failure_rate_raises_one_alert_and_resolves_it_when_jobs_succeed_again(
         .all(|a| a.kind != "failure_rate"));
     let audit = ctx.store.read().audit_records(&Default::default()).unwrap();
     assert!(audit.iter().any(|r| r.action == "alert.resolve"));
+}
+
+#[test]
+fn the_policy_gate_refuses_names_and_profiles_it_does_not_allow_before_any_ca_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
+    let text =
+        estate_text(dir.path(), None, None, "").replace("\"example.test\"]", "\"example.org\"]");
+    lc::apply_estate(&mut ctx, &alice, &parse(&text)).unwrap();
+    let opts = fast(&mut ctx, 1);
+    let out = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+    let d = out.diagnosis.unwrap();
+    assert_eq!(d.category, Category::PolicyDenied);
+    assert!(d.message.contains("example.org"), "{}", d.message);
+    assert_eq!(ctx.store.read().certificate_count().unwrap(), 0);
+
+    let text = estate_text(dir.path(), None, None, "")
+        .replace("profile = \"test-tls\"", "profile = \"missing\"");
+    lc::apply_estate(&mut ctx, &alice, &parse(&text)).unwrap();
+    let out = lc::renew(
+        &mut ctx,
+        &alice,
+        "www",
+        &RunOptions { now: true, ..opts },
+        &Standard::default(),
+    )
+    .unwrap();
+    let d = out.diagnosis.unwrap();
+    assert_eq!(d.category, Category::PolicyDenied);
+    assert!(d.message.contains("not loaded"), "{}", d.message);
 }

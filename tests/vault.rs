@@ -2,6 +2,9 @@
 //! shapes (`POST /v1/:mount/sign/:role`, `issue/:role`, `revoke`; `X-Vault-Token`;
 //! `{"data": {...}}` on success, `{"errors": [...]}` with 400/403 on refusal).
 
+#[path = "support/servers.rs"]
+mod servers;
+
 use certdeck::ca::Standard;
 use certdeck::lifecycle::estate::Estate;
 use certdeck::lifecycle::{Category, JobState};
@@ -71,15 +74,18 @@ fn start_vault() -> FakeVault {
                 (200, json!({"data": {"revocation_time": 1}}))
             } else if path == "/v1/pki/sign/web" || path == "/v1/pki/issue/web" {
                 let cn = req["common_name"].as_str().unwrap_or("");
-                if !cn.ends_with(".example.test") {
+                if cn.starts_with("forbidden.") {
                     (
                         400,
                         json!({"errors": [format!("common name {cn} not allowed by this role")]}),
                     )
                 } else if path.contains("/sign/") {
-                    let csr =
+                    let mut csr =
                         CertificateSigningRequestParams::from_pem(req["csr"].as_str().unwrap())
                             .unwrap();
+                    let now = time::OffsetDateTime::now_utc();
+                    csr.params.not_before = now;
+                    csr.params.not_after = now + time::Duration::days(30);
                     let cert = csr.signed_by(&issuer).unwrap();
                     (
                         200,
@@ -87,10 +93,11 @@ fn start_vault() -> FakeVault {
                     )
                 } else {
                     let key = KeyPair::generate().unwrap();
-                    let cert = CertificateParams::new(vec![cn.to_string()])
-                        .unwrap()
-                        .signed_by(&key, &issuer)
-                        .unwrap();
+                    let mut params = CertificateParams::new(vec![cn.to_string()]).unwrap();
+                    let now = time::OffsetDateTime::now_utc();
+                    params.not_before = now;
+                    params.not_after = now + time::Duration::days(30);
+                    let cert = params.signed_by(&key, &issuer).unwrap();
                     (
                         200,
                         json!({"data": {"certificate": cert.pem(), "issuing_ca": ca_pem, "private_key": key.serialize_pem(), "private_key_type": "ec"}}),
@@ -118,10 +125,13 @@ kind = "vault"
 url = "http://127.0.0.1:{port}"
 role = "web"
 endpoint = "{endpoint}"
+environment = "prod"
 credential = "{token_ref}"
 [[identity]]
 name = "api"
 owner = "platform"
+profile = "test-tls"
+environment = "prod"
 authority = "vault"
 sans = ["{san}"]
 [[identity.target]]
@@ -146,6 +156,7 @@ fn vault_signs_our_csr_and_revokes_by_serial() {
     let vault = start_vault();
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice) = testing::ctx_at(datetime!(2026-06-01 0:00 UTC));
+    servers::load_test_profile(&mut ctx, &alice);
     let token = token_file(dir.path(), TOKEN);
     lc::apply_estate(
         &mut ctx,
@@ -175,6 +186,7 @@ fn a_key_vault_generates_is_deployed_but_never_stored() {
     let vault = start_vault();
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice) = testing::ctx_at(datetime!(2026-06-01 0:00 UTC));
+    servers::load_test_profile(&mut ctx, &alice);
     let token = token_file(dir.path(), TOKEN);
     lc::apply_estate(
         &mut ctx,
@@ -206,6 +218,7 @@ fn a_bad_token_is_unauthorized_and_a_name_the_role_refuses_is_policy_denied() {
     let vault = start_vault();
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice) = testing::ctx_at(datetime!(2026-06-01 0:00 UTC));
+    servers::load_test_profile(&mut ctx, &alice);
     let bad = token_file(dir.path(), "s.wrong");
     lc::apply_estate(
         &mut ctx,
@@ -230,7 +243,7 @@ fn a_bad_token_is_unauthorized_and_a_name_the_role_refuses_is_policy_denied() {
     lc::apply_estate(
         &mut ctx,
         &alice,
-        &estate(dir.path(), &vault, &good, "sign", "api.other.test"),
+        &estate(dir.path(), &vault, &good, "sign", "forbidden.example.test"),
     )
     .unwrap();
     let out = lc::renew(&mut ctx, &alice, "api", &opts, &Standard::default()).unwrap();

@@ -43,8 +43,13 @@ impl LocalCa {
                 format!("local CA {name}: no credential reference for the CA key"),
             )
         })?;
-        if !cert_path.exists() {
-            Self::generate_root(authority, &cert_path, key_ref)?;
+        {
+            // Workers of one `certdeck run` may open the same new CA at once.
+            static GENERATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+            let _one = GENERATING.lock().unwrap_or_else(|e| e.into_inner());
+            if !cert_path.exists() {
+                Self::generate_root(authority, &cert_path, key_ref)?;
+            }
         }
         let key = credential::resolve(key_ref).map_err(|e| {
             Diagnosis::new(Category::Unauthorized, format!("local CA {name} key: {e}"))
@@ -215,7 +220,11 @@ impl Connector for LocalCa {
             p.distinguished_name.push(DnType::CommonName, first.clone());
         }
         p.not_before = req.now - Duration::minutes(5);
-        p.not_after = req.now + req.validity.unwrap_or(self.default_validity);
+        // The authority's lifetime, never longer than the profile allows.
+        p.not_after = req.now
+            + req
+                .validity
+                .map_or(self.default_validity, |v| v.min(self.default_validity));
         p.serial_number = Some(random_serial());
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         if req.key.pair().algorithm() == &rcgen::PKCS_RSA_SHA256 {

@@ -29,10 +29,13 @@ pub fn write_atomic(
     let name = path
         .file_name()
         .ok_or_else(|| fail("no file name in", &"path"))?;
+    // Unique per process and per call: concurrent workers never share a temp file.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let tmp = dir.join(format!(
-        ".{}.certdeck-tmp-{}",
+        ".{}.certdeck-tmp-{}-{}",
         name.to_string_lossy(),
-        std::process::id()
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     let _ = std::fs::remove_file(&tmp);
     let result = (|| -> Result<(), Diagnosis> {

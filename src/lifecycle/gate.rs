@@ -11,7 +11,7 @@ use crate::store::Read;
 use time::{Duration, OffsetDateTime};
 
 /// What the identity's profile says about its certificates, as the engine needs it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Terms {
     /// Requested lifetime (the local CA and Vault honour it; ACME CAs choose).
     pub validity: Option<Duration>,
@@ -21,51 +21,101 @@ pub struct Terms {
     pub renew_before: Option<Duration>,
     /// Whether the identity may be issued by its fallback authority.
     pub allow_fallback: bool,
-    /// Which profile (and version hash) decided, for the audit record.
+    /// Which profile decided, for the audit record.
     pub profile: Option<String>,
+    /// The profile itself, to judge what the CA returns.
+    pub policy: Option<crate::policy::profile::Profile>,
 }
 
-/// Decides whether `identity` may be issued a certificate by `authority` now.
+/// Decides whether `identity` may be issued a certificate by `authority` now, through
+/// the policy issuance gate (`policy::gate`): the identity's profile, the environments,
+/// the names, the key type, the requester's scopes. A request the profile wants
+/// approved first is `policy_denied` here with the approvals it needs named.
 pub fn check(
-    _read: Read<'_>,
+    read: Read<'_>,
     identity: &Identity,
     authority: &Authority,
-    _now: OffsetDateTime,
+    actor: &crate::model::Actor,
+    now: OffsetDateTime,
 ) -> Result<Terms, Diagnosis> {
-    if identity.owner.is_none() {
-        return Err(Diagnosis::new(
-            Category::PolicyDenied,
-            format!("identity {} has no owner", identity.name),
-        ));
+    use crate::policy::gate::{gate, GateDecision, IssuanceRequest, Requester, RequesterScope};
+    let denied = |m: String| Diagnosis::new(Category::PolicyDenied, m);
+    let key_type: KeyType = identity
+        .key_type
+        .as_deref()
+        .unwrap_or("ecdsa-p256")
+        .parse()
+        .map_err(denied)?;
+    let profile = match &identity.profile {
+        Some(name) => read
+            .profile(name)
+            .map_err(|e| denied(format!("reading profile {name}: {e}")))?,
+        None => None,
+    };
+    if let (Some(name), None) = (&identity.profile, &profile) {
+        return Err(denied(format!(
+            "identity {}: profile {name} is not loaded (`certdeck policy load`)",
+            identity.name
+        )));
     }
-    if identity.sans.is_empty() {
-        return Err(Diagnosis::new(
-            Category::PolicyDenied,
-            format!(
-                "identity {} names no subject alternative names",
-                identity.name
-            ),
-        ));
-    }
-    if let (Some(ie), Some(ae)) = (identity.environment, authority.environment) {
-        if ie != ae {
-            return Err(Diagnosis::new(
-                Category::PolicyDenied,
-                format!(
-                    "identity {} is {ie} but authority {} serves {ae}: prod and non-prod never cross",
-                    identity.name, authority.name
-                ),
-            ));
+    let scope = match actor.kind {
+        crate::model::ActorKind::ServiceAccount => match read.service_account(&actor.name) {
+            Ok(Some(sa)) => RequesterScope {
+                environments: vec![sa.environment],
+                dns_suffixes: sa.dns_suffixes,
+                profiles: sa.profiles,
+            },
+            _ => RequesterScope::default(),
+        },
+        _ => RequesterScope::default(),
+    };
+    let validity_days = profile
+        .as_ref()
+        .and_then(|p| p.max_validity_days)
+        .unwrap_or(90);
+    let req = IssuanceRequest {
+        sans: identity.sans.clone(),
+        key_type: crate::policy::profile::KeyType::parse(key_type.as_str())
+            .ok_or_else(|| denied(format!("key type {key_type} is unknown to policy")))?,
+        validity_days,
+        authority: authority.name.clone(),
+        authority_environment: authority.environment,
+        identity_environment: identity.environment,
+        profile: profile.clone(),
+        owner: identity.owner.clone(),
+        requester: Requester {
+            name: actor.name.clone(),
+            kind: actor.kind,
+            scope,
+        },
+        now,
+    };
+    match gate(&req) {
+        GateDecision::Allow => {}
+        GateDecision::NeedsApproval { approvals, role } => {
+            return Err(denied(format!(
+                "profile {} wants {approvals} approval(s) by {role} before issuance: open an issuance request",
+                identity.profile.as_deref().unwrap_or("-")
+            )))
+        }
+        GateDecision::Deny(reasons) => {
+            return Err(denied(
+                reasons
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ))
         }
     }
-    if let Some(k) = &identity.key_type {
-        k.parse::<KeyType>()
-            .map_err(|e| Diagnosis::new(Category::PolicyDenied, e))?;
-    }
+    let p = profile.expect("the gate allows nothing without a profile");
     Ok(Terms {
+        validity: p.max_validity_days.map(|d| Duration::days(d as i64)),
+        max_validity: None,
+        renew_before: None,
         allow_fallback: true,
-        profile: identity.profile.clone(),
-        ..Terms::default()
+        profile: Some(p.name.clone()),
+        policy: Some(p),
     })
 }
 
@@ -76,6 +126,7 @@ pub fn check_issued(
     key_type: KeyType,
     terms: &Terms,
     cert: &CertificateInfo,
+    der: Option<&[u8]>,
 ) -> Result<(), Diagnosis> {
     let violation = |m: String| Err(Diagnosis::new(Category::PolicyViolation, m));
     for want in &identity.sans {
@@ -105,6 +156,11 @@ pub fn check_issued(
     }
     if cert.is_ca {
         return violation("the CA returned a CA certificate for a leaf identity".into());
+    }
+    if let (Some(p), Some(der)) = (&terms.policy, der) {
+        let usage = crate::policy::compliance::Usage::from_der(der);
+        crate::policy::gate::check_issued(cert, &usage.eku, p)
+            .map_err(|v| Diagnosis::new(Category::PolicyViolation, v.to_string()))?;
     }
     Ok(())
 }

@@ -503,7 +503,7 @@ fn step_plan(
         .read()
         .authority_by_name(&job.authority)?
         .ok_or_else(|| OpError::NotFound(format!("authority {}", job.authority)))?;
-    *terms = gate::check(ctx.store.read(), &s.identity, &authority, ctx.now())
+    *terms = gate::check(ctx.store.read(), &s.identity, &authority, actor, ctx.now())
         .map_err(|d| StepError::Failed(d, JobState::Planned))?;
     let k = s.key_type.generate().map_err(|e| {
         StepError::Failed(Diagnosis::new(Category::PolicyDenied, e), JobState::Planned)
@@ -585,7 +585,7 @@ fn step_order(
         .ok_or_else(|| OpError::NotFound(format!("authority {}", job.authority)))?;
     if terms.profile.is_none() && s.identity.profile.is_some() {
         // A resumed run: ask the gate again for the terms (the decision itself was recorded).
-        *terms = gate::check(ctx.store.read(), &s.identity, &authority, ctx.now())
+        *terms = gate::check(ctx.store.read(), &s.identity, &authority, actor, ctx.now())
             .map_err(|d| StepError::Failed(d, JobState::Planned))?;
     }
     // A key that cannot be read back means starting over with a new one (and a new order).
@@ -664,7 +664,7 @@ fn step_order(
             JobState::Ordering,
         )
     })?;
-    let violation = gate::check_issued(&s.identity, s.key_type, terms, &info).err();
+    let violation = gate::check_issued(&s.identity, s.key_type, terms, &info, Some(leaf)).err();
     let id = job.id;
     let fp = info.fingerprint_sha256.clone();
     run(
@@ -1153,10 +1153,25 @@ use std::collections::HashMap;
 pub fn plan_renewals(ctx: &Ctx, ignore_backoff: bool) -> OpResult<Vec<Planned>> {
     let read = ctx.store.read();
     let now = ctx.now();
-    let candidates: Vec<Candidate> = read
-        .planning_rows()?
+    // The profile's renewal lead, per profile, as a duration for this certificate.
+    let mut profiles: HashMap<String, Option<crate::policy::profile::Profile>> = HashMap::new();
+    let rows = read.planning_rows()?;
+    for r in &rows {
+        if let Some(p) = &r.profile {
+            if !profiles.contains_key(p) {
+                profiles.insert(p.clone(), read.profile(p)?);
+            }
+        }
+    }
+    let candidates: Vec<Candidate> = rows
         .into_iter()
         .map(|r| Candidate {
+            renew_before: match (&r.profile, r.current) {
+                (Some(p), Some((nb, na))) => profiles.get(p).and_then(|p| p.as_ref()).map(|p| {
+                    time::Duration::seconds(p.renew_before.lead_seconds((na - nb).whole_seconds()))
+                }),
+                _ => None,
+            },
             identity_id: r.identity_id,
             allow_fallback: r.fallback_authority_id.is_some(),
             registered_domain: registered_domain(&r.sans),
@@ -1165,7 +1180,6 @@ pub fn plan_renewals(ctx: &Ctx, ignore_backoff: bool) -> OpResult<Vec<Planned>> 
             authority_id: r.authority_id,
             fallback_authority_id: r.fallback_authority_id,
             current: r.current,
-            renew_before: None,
             open_job: r.open_job.map(|(id, state, next)| OpenJob {
                 id,
                 failed: state == "failed",

@@ -479,6 +479,7 @@ pub struct PlanRow {
     pub sans: Vec<String>,
     pub current: Option<(OffsetDateTime, OffsetDateTime)>,
     pub open_job: Option<(i64, String, Option<OffsetDateTime>)>,
+    pub profile: Option<String>,
 }
 
 impl Read<'_> {
@@ -487,7 +488,7 @@ impl Read<'_> {
     pub fn planning_rows(&self) -> Result<Vec<PlanRow>> {
         let mut st = self.c.prepare(
             "SELECT i.id, i.name, i.authority_id, i.fallback_authority_id, i.sans,
-                    c.not_before, c.not_after, j.id, j.state, j.next_attempt_at
+                    c.not_before, c.not_after, j.id, j.state, j.next_attempt_at, i.profile
              FROM identities i
              LEFT JOIN certificates c ON c.id = i.current_certificate_id
              LEFT JOIN jobs j ON j.id = (SELECT MAX(id) FROM jobs WHERE identity_id = i.id
@@ -509,6 +510,7 @@ impl Read<'_> {
                 sans: serde_json::from_str(&sans).unwrap_or_default(),
                 current: nb.zip(na).map(|(a, b)| (from_ts(a), from_ts(b))),
                 open_job: jid.map(|id| (id, jstate.unwrap_or_default(), jnext.map(from_ts))),
+                profile: r.get(10)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

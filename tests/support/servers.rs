@@ -285,3 +285,42 @@ impl Drop for Pebble {
         let _ = self.challtest.wait();
     }
 }
+
+/// The profile the lifecycle tests issue under: prod, names under example.test, every
+/// key type, five-year certificates allowed (Pebble issues those).
+pub const TEST_PROFILE: &str = r#"
+[[profile]]
+name = "test-tls"
+description = "lifecycle tests"
+environment = "prod"
+authorities = ["internal", "backup", "pebble", "vault"]
+key_types = ["ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"]
+max_validity_days = 1900
+renew_before = "1/3"
+owner_required = true
+public = false
+approvals = 0
+[profile.sans]
+dns_suffixes = ["example.test"]
+wildcards = false
+ip = false
+max = 10
+"#;
+
+/// Loads [`TEST_PROFILE`] into an in-process inventory.
+pub fn load_test_profile(ctx: &mut certdeck::ops::Ctx, actor: &certdeck::model::Actor) {
+    certdeck::ops::policy::load_files(
+        ctx,
+        actor,
+        &[("test-tls.toml".to_string(), TEST_PROFILE.to_string())],
+    )
+    .expect("test profile loads");
+}
+
+/// Writes [`TEST_PROFILE`] into `dir/policy` (for `certdeck policy load DIR`).
+pub fn write_test_profile(dir: &Path) -> PathBuf {
+    let p = dir.join("policy");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join("test-tls.toml"), TEST_PROFILE).unwrap();
+    p
+}
