@@ -79,7 +79,17 @@ impl Filter {
     }
 
     pub fn matches(&self, row: &CertRow, now: OffsetDateTime) -> bool {
-        self.terms.iter().all(|t| t.matches(row, now))
+        // Words are ANDed, so their order is free: the field comparisons first, the text
+        // and crypto scans only on rows that passed them.
+        self.terms
+            .iter()
+            .filter(|t| t.is_cheap())
+            .all(|t| t.matches(row, now))
+            && self
+                .terms
+                .iter()
+                .filter(|t| !t.is_cheap())
+                .all(|t| t.matches(row, now))
     }
 
     /// The latest not_after any match can have, when the query bounds it; lets the store
@@ -223,6 +233,20 @@ fn contains_ci(hay: &str, needle_lower: &str) -> bool {
 }
 
 impl Term {
+    /// Whether testing the term costs a field comparison rather than a scan of text.
+    fn is_cheap(&self) -> bool {
+        match self {
+            Term::Text(_)
+            | Term::Cn(_)
+            | Term::San(_)
+            | Term::Serial(_)
+            | Term::Fingerprint(_)
+            | Term::Weak => false,
+            Term::Not(t) => t.is_cheap(),
+            _ => true,
+        }
+    }
+
     pub fn matches(&self, r: &CertRow, now: OffsetDateTime) -> bool {
         match self {
             Term::Text(t) => {
