@@ -440,3 +440,16 @@ fn every_signature_verifies_with_the_issuers_key() {
             .unwrap_or_else(|e| panic!("{}: {e}", r.subject));
     }
 }
+
+#[test]
+fn cli_demo_replaces_a_demo_database_written_by_another_certdeck_version() {
+    let deck = Deck::uninitialized();
+    deck.json(&args(&["--size", "20"]));
+    // As an older certdeck would have left it, as far as the schema version says.
+    rusqlite::Connection::open(&deck.db)
+        .unwrap()
+        .pragma_update(None, "user_version", 1)
+        .unwrap();
+    let v = deck.json(&args(&["--size", "25"]));
+    assert_eq!(v["certificates"], 25);
+}

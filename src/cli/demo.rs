@@ -126,42 +126,23 @@ fn clear_previous(path: &Path, force: bool) -> Result<(), CliError> {
         Ok(m) => m.len() == 0,
     };
     if !force && !empty_file {
-        let foreign = Store::open_readonly(path)
-            .map_err(|e| e.to_string())
-            .and_then(|s| {
-                s.read()
-                    .certificates_not_from("demo")
-                    .map_err(|e| e.to_string())
-            });
-        let demo_made = Store::open_readonly(path)
-            .ok()
-            .and_then(|s| s.read().certificate_count().ok())
-            .is_some_and(|n| n > 0);
-        match foreign {
-            // A database with no certificates may still hold roles and history that are
-            // not the demo's: only one the demo filled is replaced without asking.
-            Ok(0) if !demo_made => {
-                return Err(CliError::failed(format!(
-                    "{} is an empty certdeck database, not a demo one; refusing to replace it \
-                     (give another --out PATH, or --force to replace it anyway)",
-                    crate::sanitize::sanitize(&path.display().to_string())
-                )))
+        let shown = crate::sanitize::sanitize(&path.display().to_string()).into_owned();
+        let refuse = |why: String| {
+            Err(CliError::failed(format!(
+                "{shown} {why}; refusing to replace it \
+                 (give another --out PATH, or --force to replace it anyway)"
+            )))
+        };
+        // Read without migrating: a demo database from an older certdeck is still a demo.
+        match crate::store::peek_certificate_sources(path, "demo") {
+            // No certificates, but maybe roles and history that are not the demo's: only
+            // a database the demo filled is replaced without asking.
+            Ok((0, _)) => return refuse("is an empty certdeck database, not a demo one".into()),
+            Ok((_, 0)) => {}
+            Ok((_, n)) => {
+                return refuse(format!("holds {n} certificates that the demo did not make"))
             }
-            Ok(0) => {}
-            Ok(n) => {
-                return Err(CliError::failed(format!(
-                    "{} holds {n} certificates that the demo did not make; refusing to replace it \
-                     (give another --out PATH, or --force to replace it anyway)",
-                    crate::sanitize::sanitize(&path.display().to_string())
-                )))
-            }
-            Err(e) => {
-                return Err(CliError::failed(format!(
-                    "{} is not a demo database ({e}); refusing to replace it \
-                     (give another --out PATH, or --force to replace it anyway)",
-                    crate::sanitize::sanitize(&path.display().to_string())
-                )))
-            }
+            Err(e) => return refuse(format!("is not a demo database ({e})")),
         }
     }
     for suffix in ["", "-wal", "-shm"] {

@@ -19,7 +19,7 @@ use ratatui::Frame;
 
 pub const SPECS: &[ViewSpec] = &[ViewSpec {
     name: "jobs",
-    aliases: &["renewals"],
+    aliases: &[],
     about: "renewals: due soon, running, failed (with diagnosis), circuits and budgets",
     open: JobsView::open,
 }];
