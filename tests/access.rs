@@ -394,6 +394,9 @@ fn prod_and_nonprod_are_always_distinct_accounts() {
     access_ops::add_service_account(&mut ctx, &alice, &sa("renew", Environment::Prod)).unwrap();
     let r = access_ops::add_service_account(&mut ctx, &alice, &sa("renew", Environment::Nonprod));
     assert!(matches!(r, Err(OpError::Conflict(_))), "{r:?}");
+    // Nor can an account gain a role (and with it the other environment).
+    let r = access_ops::grant(&mut ctx, &alice, "renew", Role::Platform, Scope::default());
+    assert!(matches!(r, Err(OpError::Conflict(_))), "{r:?}");
     let bot = sa_actor("renew");
     let nonprod = access::ObjectRef {
         owner: None,

@@ -497,6 +497,8 @@ fn snapshots_of_every_view_on_the_demo_estate() {
         snap(&format!("demo_detail_{w}x{h}"), &c);
         c.keys(":audit<Enter>");
         snap(&format!("demo_audit_{w}x{h}"), &c);
+        c.keys(":policy<Enter>");
+        snap(&format!("demo_policy_{w}x{h}"), &c);
         c.keys(":dash<Enter>?");
         snap(&format!("demo_help_{w}x{h}"), &c);
     }

@@ -250,3 +250,83 @@ fn the_exceptions_view_shows_time_left_and_marks_expired_ones() {
     assert!(s.contains("✗ expired") && s.contains("renewal.due"), "{s}");
     insta::assert_snapshot!("exceptions_80x24", s);
 }
+
+#[test]
+fn a_delegation_form_validates_its_fields_and_opens_the_request() {
+    let (ctx, _clock, _id) = queue();
+    // dave holds read-only: he may ask, and sees only the request keys.
+    let mut c = Console::new(ctx, "dave", false);
+    let keys: Vec<&str> = c
+        .app
+        .keymap()
+        .bindings
+        .iter()
+        .map(|b| b.description)
+        .collect();
+    assert!(
+        keys.iter().any(|d| d.contains("new delegation")),
+        "{keys:?}"
+    );
+    assert!(!keys.iter().any(|d| d.contains("approve")), "{keys:?}");
+    c.key(KeyCode::Char('n'));
+    c.typed("dave").key(KeyCode::Tab).typed("admin");
+    c.key(KeyCode::Tab).key(KeyCode::Tab).typed("prod, nonprod");
+    c.key(KeyCode::Enter);
+    assert!(
+        c.screen().contains("justification: required"),
+        "{}",
+        c.screen()
+    );
+    c.key(KeyCode::Tab)
+        .key(KeyCode::Tab)
+        .typed("edge on-call")
+        .key(KeyCode::Enter);
+    assert!(c.screen().contains("role: unknown role"), "{}", c.screen());
+    insta::assert_snapshot!("delegation_form_80x24", c.screen());
+    // Back to the role field and fix it.
+    for _ in 0..4 {
+        c.key(KeyCode::Up);
+    }
+    for _ in 0..5 {
+        c.app.press(KeyCode::Backspace);
+    }
+    c.typed("platform").key(KeyCode::Enter);
+    let status = c.app.status_text().unwrap_or("").to_string();
+    assert!(
+        status.contains("opened: platform for dave (scope env=prod,nonprod)"),
+        "{status}"
+    );
+    let mine = c
+        .app
+        .sh
+        .ctx
+        .store
+        .read()
+        .requests(&Default::default())
+        .unwrap();
+    assert_eq!(mine[0].requester, "dave");
+    assert_eq!(mine[0].justification, "edge on-call");
+}
+
+#[test]
+fn an_exception_form_rejects_a_malformed_object() {
+    let (ctx, _clock, _id) = queue();
+    let mut c = Console::new(ctx, "dave", false);
+    c.key(KeyCode::Char('x'))
+        .typed("owner.missing")
+        .key(KeyCode::Tab)
+        .typed("abc");
+    c.key(KeyCode::Tab)
+        .typed("30")
+        .key(KeyCode::Tab)
+        .typed("legacy")
+        .key(KeyCode::Enter);
+    assert!(
+        c.screen()
+            .contains("object: certificate:SHA256 or identity:NAME"),
+        "{}",
+        c.screen()
+    );
+    c.key(KeyCode::Esc);
+    assert_eq!(c.app.status_text(), Some("request not opened"));
+}

@@ -83,6 +83,11 @@ pub(crate) fn apply_grant(
     request_id: Option<i64>,
 ) -> OpResult<bool> {
     require_containing_scope(tx, actor, scope)?;
+    if tx.read().service_account(user)?.is_some() {
+        return Err(OpError::Conflict(format!(
+            "{user} is a service account: service accounts hold scopes, not roles"
+        )));
+    }
     tx.ensure_operator(user, None, &actor.name, now)?;
     let id = tx.insert_grant(user, role, scope, &actor.name, now, request_id)?;
     tx.append_audit(

@@ -7,6 +7,7 @@ use super::{run, Ctx, OpError, OpResult};
 use crate::access::Activity;
 use crate::audit::Entry;
 use crate::model::{Actor, CertificateInfo, Environment};
+use crate::policy::compliance::Usage;
 use crate::store::{InsertOutcome, IssuerLink, NewSighting, Tx};
 use crate::x509::pem::{decode_body, scan, BlockKind, Span};
 use serde::Serialize;
@@ -284,7 +285,10 @@ const IMPORT_CACHE_KIB: i64 = 64 * 1024;
 /// import's memory does not grow with the size of the bundle.
 const ROUND: usize = 4096;
 
-type Parsed = Result<(CertificateInfo, Vec<u8>), String>;
+/// A parsed certificate, with the extension facts policy evaluates (extracted here, on the
+/// worker threads, so the policy recompute at the end of the import has nothing left to
+/// parse).
+type Parsed = Result<(CertificateInfo, Vec<u8>, Usage), String>;
 
 /// The CA certificates an import can link to, in memory: those already in the inventory
 /// and those stored by this import so far.
@@ -370,6 +374,7 @@ impl Writer<'_, '_> {
         &mut self,
         info: &CertificateInfo,
         der: &[u8],
+        usage: Option<&Usage>,
         sighting: &NewSighting,
         report: &mut ImportReport,
     ) -> OpResult<()> {
@@ -389,6 +394,10 @@ impl Writer<'_, '_> {
         match outcome {
             InsertOutcome::New(id) => {
                 report.new += 1;
+                match usage {
+                    Some(u) => self.tx.store_usage(id, u)?,
+                    None => self.tx.store_usage(id, &Usage::from_der(der))?,
+                }
                 if link.issuer_id.is_some() {
                     report.issuer_links += 1;
                 }
@@ -460,7 +469,7 @@ fn ingest_data(
     if !has_pem_marker(data) {
         // Not PEM: one DER certificate, or not a certificate at all.
         match crate::x509::parse_der(data, false) {
-            Ok((info, len)) => w.store(&info, &data[..len], sighting, report)?,
+            Ok((info, len)) => w.store(&info, &data[..len], None, sighting, report)?,
             Err(e) if input.explicit || input.certish => report.errors.push(problem(
                 None,
                 None,
@@ -523,10 +532,10 @@ fn store_round(
 ) -> OpResult<()> {
     // CAs first, so the leaves of the same round link to them as they are stored.
     let mut order: Vec<usize> = (0..results.len()).collect();
-    order.sort_by_key(|i| !matches!(&results[*i], Ok((info, _)) if info.is_ca));
+    order.sort_by_key(|i| !matches!(&results[*i], Ok((info, _, _)) if info.is_ca));
     for i in order {
         match &results[i] {
-            Ok((info, der)) => w.store(info, der, sighting, report)?,
+            Ok((info, der, usage)) => w.store(info, der, Some(usage), sighting, report)?,
             Err(reason) => report.errors.push(problem(
                 Some(spans[i].number),
                 Some(spans[i].line),
@@ -544,7 +553,8 @@ fn parse_span(data: &[u8], s: &Span) -> Parsed {
     let (info, len) = crate::x509::parse_der(&der, trailing_ok).map_err(|e| e.to_string())?;
     let mut der = der;
     der.truncate(len);
-    Ok((info, der))
+    let usage = Usage::from_der(&der);
+    Ok((info, der, usage))
 }
 
 /// Decodes certificate blocks on every core: base64, DER parsing and hashing dominate an

@@ -596,6 +596,63 @@ pub fn evaluate_inventory(inv: &Inventory<'_>) -> Vec<Evaluation> {
         .collect()
 }
 
+/// Non-compliance across certificate rows at `now`, for dashboards and the policy view:
+/// certificates with an open error finding, counted by rule, owner and profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Noncompliance {
+    pub certificates: usize,
+    /// (rule, certificates with an open error finding of it), most first.
+    pub by_rule: Vec<(String, usize)>,
+    /// (owner, non-compliant certificates), most first; `None` = unowned.
+    pub by_owner: Vec<(Option<String>, usize)>,
+    /// profile → (certificates, non-compliant, open warnings).
+    pub by_profile: HashMap<String, (usize, usize, usize)>,
+}
+
+pub fn noncompliance(rows: &[CertRow], now: OffsetDateTime) -> Noncompliance {
+    let mut rule: HashMap<&str, usize> = HashMap::new();
+    let mut owner: HashMap<Option<&str>, usize> = HashMap::new();
+    let mut out = Noncompliance::default();
+    for r in rows {
+        let mut bad = false;
+        let mut warnings = 0;
+        let mut seen: Vec<&str> = Vec::new();
+        for f in r.findings.iter().filter(|f| f.is_open(now)) {
+            match f.severity {
+                Severity::Error => {
+                    bad = true;
+                    if !seen.contains(&f.rule.as_str()) {
+                        seen.push(&f.rule);
+                        *rule.entry(&f.rule).or_default() += 1;
+                    }
+                }
+                Severity::Warning => warnings += 1,
+                Severity::Info => {}
+            }
+        }
+        if bad {
+            out.certificates += 1;
+            *owner.entry(r.owner.as_deref()).or_default() += 1;
+        }
+        if let Some(p) = &r.profile {
+            let e = out.by_profile.entry(p.clone()).or_default();
+            e.0 += 1;
+            e.1 += usize::from(bad);
+            e.2 += warnings;
+        }
+    }
+    out.by_rule = rule.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    out.by_rule
+        .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    out.by_owner = owner
+        .into_iter()
+        .map(|(k, v)| (k.map(str::to_string), v))
+        .collect();
+    out.by_owner
+        .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

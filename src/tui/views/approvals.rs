@@ -11,7 +11,7 @@ use crate::tui::action::Action;
 use crate::tui::app::Shared;
 use crate::tui::keymap::Binding;
 use crate::tui::widgets::text;
-use crate::workflow::{Request, Verdict};
+use crate::workflow::{Payload, Request, Verdict};
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -25,6 +25,22 @@ pub const SPECS: &[ViewSpec] = &[ViewSpec {
     about: "requests waiting on my review",
     open: ApprovalsView::open,
 }];
+
+const REQUEST_BINDINGS: &[Binding] = &[
+    Binding::new(Action::View("new-delegation"), &["n"], "new delegation request (form)").hinted(),
+    Binding::new(Action::View("new-exception"), &["x"], "new exception request (form)").hinted(),
+];
+
+const ALL_BINDINGS: &[Binding] = &[
+    Binding::new(Action::View("approve"), &["a"], "approve the selected request (comment required)")
+        .hinted()
+        .dangerous(),
+    Binding::new(Action::View("deny"), &["d"], "deny the selected request (comment required)")
+        .hinted()
+        .dangerous(),
+    Binding::new(Action::View("new-delegation"), &["n"], "new delegation request (form)").hinted(),
+    Binding::new(Action::View("new-exception"), &["x"], "new exception request (form)").hinted(),
+];
 
 const REVIEW_BINDINGS: &[Binding] = &[
     Binding::new(Action::View("approve"), &["a"], "approve the selected request (comment required)")
@@ -54,7 +70,136 @@ pub struct ApprovalsView {
     entries: Vec<Entry>,
     selected: usize,
     compose: Option<Compose>,
+    form: Option<Form>,
+    /// Whether this operator may open requests at all (holds some role).
+    may_request: bool,
     error: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FormKind {
+    Delegation,
+    Exception,
+}
+
+/// A new-request form: labelled one-line fields, Tab moves, Enter submits.
+struct Form {
+    kind: FormKind,
+    labels: &'static [&'static str],
+    fields: Vec<TextArea<'static>>,
+    focus: usize,
+    error: Option<String>,
+}
+
+const DELEGATION_FIELDS: &[&str] = &[
+    "user",
+    "role",
+    "owners",
+    "environments",
+    "dns suffixes",
+    "justification",
+];
+const EXCEPTION_FIELDS: &[&str] = &[
+    "rule",
+    "object",
+    "days",
+    "justification",
+];
+
+impl Form {
+    fn new(kind: FormKind) -> Form {
+        let labels = match kind {
+            FormKind::Delegation => DELEGATION_FIELDS,
+            FormKind::Exception => EXCEPTION_FIELDS,
+        };
+        Form {
+            kind,
+            labels,
+            fields: labels
+                .iter()
+                .map(|_| {
+                    let mut t = TextArea::default();
+                    t.set_cursor_line_style(ratatui::style::Style::default());
+                    t
+                })
+                .collect(),
+            focus: 0,
+            error: None,
+        }
+    }
+
+    fn value(&self, label: &str) -> String {
+        self.labels
+            .iter()
+            .position(|l| *l == label)
+            .map(|i| self.fields[i].lines().join(" ").trim().to_string())
+            .unwrap_or_default()
+    }
+
+    fn list(&self, label: &str) -> Vec<String> {
+        self.value(label)
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    }
+
+    /// The request the form describes, or which field is wrong and why.
+    fn payload(&self) -> Result<(Payload, String), String> {
+        let justification = self.value("justification");
+        if justification.is_empty() {
+            return Err("justification: required".into());
+        }
+        let p = match self.kind {
+            FormKind::Delegation => {
+                let user = self.value("user");
+                if user.is_empty() {
+                    return Err("user: required".into());
+                }
+                let role: Role = self.value("role").parse().map_err(|e| format!("role: {e}"))?;
+                let environments = self
+                    .list("environments")
+                    .iter()
+                    .map(|e| e.parse::<crate::model::Environment>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("environments: {e}"))?;
+                Payload::Delegation {
+                    user,
+                    role,
+                    scope: crate::access::Scope {
+                        owners: self.list("owners"),
+                        environments,
+                        dns_suffixes: self.list("dns suffixes"),
+                    },
+                }
+            }
+            FormKind::Exception => {
+                let object = self.value("object");
+                let (object_type, object_id) = match object.split_once(':') {
+                    Some((t @ ("certificate" | "identity"), id)) if !id.is_empty() => {
+                        (t.to_string(), id.to_string())
+                    }
+                    _ => {
+                        return Err(
+                            "object: certificate:SHA256 or identity:NAME".into(),
+                        )
+                    }
+                };
+                let days: u32 = self
+                    .value("days")
+                    .parse()
+                    .map_err(|_| "days: a whole number of days".to_string())?;
+                Payload::Exception {
+                    rule: self.value("rule"),
+                    object_type,
+                    object_id,
+                    days,
+                }
+            }
+        };
+        Ok((p, justification))
+    }
 }
 
 impl ApprovalsView {
@@ -63,6 +208,8 @@ impl ApprovalsView {
             entries: Vec::new(),
             selected: 0,
             compose: None,
+            form: None,
+            may_request: false,
             error: None,
         };
         v.refresh(sh);
@@ -71,6 +218,8 @@ impl ApprovalsView {
 
     fn load(&mut self, sh: &Shared) -> Result<(), String> {
         let read = sh.ctx.store.read();
+        self.may_request =
+            !sh.readonly && crate::access::authorize_requester(read, &sh.actor).is_ok();
         let reqs = workflow::waiting_on(read, &sh.actor, sh.now()).map_err(|e| e.to_string())?;
         let matrix = read.raci_matrix().map_err(|e| e.to_string())?;
         self.entries = reqs
@@ -117,10 +266,11 @@ impl View for ApprovalsView {
     }
 
     fn bindings(&self) -> &'static [Binding] {
-        if self.entries.is_empty() {
-            &[]
-        } else {
-            REVIEW_BINDINGS
+        match (self.entries.is_empty(), self.may_request) {
+            (true, false) => &[],
+            (true, true) => REQUEST_BINDINGS,
+            (false, false) => REVIEW_BINDINGS,
+            (false, true) => ALL_BINDINGS,
         }
     }
 
@@ -129,6 +279,39 @@ impl View for ApprovalsView {
     }
 
     fn capture_key(&mut self, k: &KeyEvent, sh: &mut Shared) -> Option<Flow> {
+        if let Some(mut form) = self.form.take() {
+            match k.code {
+                KeyCode::Esc => return Some(Flow::Message("request not opened".into())),
+                KeyCode::Tab | KeyCode::Down => form.focus = (form.focus + 1) % form.fields.len(),
+                KeyCode::BackTab | KeyCode::Up => {
+                    form.focus = (form.focus + form.fields.len() - 1) % form.fields.len()
+                }
+                KeyCode::Enter => {
+                    let opened = form.payload().and_then(|(p, why)| {
+                        let actor = sh.actor.clone();
+                        workflow::open(&mut sh.ctx, &actor, p, &why, None)
+                            .map_err(|e| text(&e.to_string()).into_owned())
+                    });
+                    match opened {
+                        Ok(r) => {
+                            self.refresh(sh);
+                            return Some(Flow::Message(format!(
+                                "request {} opened: {}",
+                                r.id,
+                                text(&r.payload.summary())
+                            )));
+                        }
+                        Err(e) => form.error = Some(e),
+                    }
+                }
+                _ => {
+                    form.fields[form.focus].input(*k);
+                    form.error = None;
+                }
+            }
+            self.form = Some(form);
+            return Some(Flow::Handled);
+        }
         let mut c = self.compose.take()?;
         match k.code {
             KeyCode::Esc => Some(Flow::Message("decision cancelled".into())),
@@ -156,6 +339,17 @@ impl View for ApprovalsView {
     }
 
     fn on_action(&mut self, a: &Action, sh: &mut Shared) -> Flow {
+        if let Action::View(which @ ("new-delegation" | "new-exception")) = a {
+            if !self.may_request {
+                return Flow::Error("you may not open requests".into());
+            }
+            self.form = Some(Form::new(if *which == "new-delegation" {
+                FormKind::Delegation
+            } else {
+                FormKind::Exception
+            }));
+            return Flow::Handled;
+        }
         let n = self.entries.len();
         if n == 0 {
             return Flow::Ignored;
@@ -189,6 +383,15 @@ impl View for ApprovalsView {
     }
 
     fn render(&mut self, f: &mut Frame, area: Rect, sh: &Shared) {
+        self.render_queue(f, area, sh);
+        if let Some(form) = &self.form {
+            render_form(f, area, sh, form);
+        }
+    }
+}
+
+impl ApprovalsView {
+    fn render_queue(&mut self, f: &mut Frame, area: Rect, sh: &Shared) {
         let st = |s: &str| sh.theme.style(s);
         if let Some(e) = &self.error {
             f.render_widget(Paragraph::new(Span::styled(text(e).into_owned(), st("ui.error"))), area);
@@ -316,6 +519,52 @@ impl View for ApprovalsView {
             f.render_widget(Paragraph::new(msg), help);
         }
     }
+}
+
+fn render_form(f: &mut Frame, area: Rect, sh: &Shared, form: &Form) {
+    let st = |s: &str| sh.theme.style(s);
+    let h = (form.fields.len() as u16 + 4).min(area.height);
+    let w = area.width.saturating_sub(4).min(76);
+    let popup = Rect {
+        x: area.x + (area.width.saturating_sub(w)) / 2,
+        y: area.y + (area.height.saturating_sub(h)) / 2,
+        width: w,
+        height: h,
+    };
+    f.render_widget(Clear, popup);
+    let title = match form.kind {
+        FormKind::Delegation => " New delegation request ",
+        FormKind::Exception => " New exception request ",
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(st("ui.border.focused"))
+        .title(Span::styled(title, st("ui.title")));
+    let inner = block.inner(popup);
+    f.render_widget(block, popup);
+    for (i, label) in form.labels.iter().enumerate() {
+        if i as u16 >= inner.height.saturating_sub(2) {
+            break;
+        }
+        let row = Rect { x: inner.x, y: inner.y + i as u16, width: inner.width, height: 1 };
+        let [l, v] = Layout::horizontal([Constraint::Length(16), Constraint::Min(1)]).areas(row);
+        let marker = if i == form.focus { "▸ " } else { "  " };
+        let style = if i == form.focus { st("ui.label").add_modifier(ratatui::style::Modifier::BOLD) } else { st("ui.label") };
+        f.render_widget(Paragraph::new(Span::styled(format!("{marker}{label}"), style)), l);
+        f.render_widget(&form.fields[i], v);
+    }
+    let hint_row = Rect { x: inner.x, y: inner.y + inner.height.saturating_sub(1), width: inner.width, height: 1 };
+    let msg = match &form.error {
+        Some(e) => Span::styled(e.clone(), st("ui.error")),
+        None => Span::styled(
+            match form.kind {
+                FormKind::Delegation => "Tab next · Enter submits · Esc cancels · lists: a,b",
+                FormKind::Exception => "object: certificate:SHA256 | identity:NAME · Enter submits",
+            },
+            st("ui.hint"),
+        ),
+    };
+    f.render_widget(Paragraph::new(msg), hint_row);
 }
 
 fn fit(s: &str, w: usize) -> String {

@@ -114,6 +114,9 @@ fn render_counts(f: &mut Frame, area: Rect, sh: &Shared, d: &Dashboard) {
     let mut l2 = item("≤30 days", c.within_30_days, band_scope(ExpiryBand::Within30Days), sym(ExpiryBand::Within30Days));
     l2.extend(item("Unowned", c.unowned, "flag.unowned", ""));
     l2.extend(item("Weak crypto", c.weak, "flag.weak", ""));
+    let nc = crate::policy::compliance::noncompliance(&sh.inventory.rows, sh.now());
+    let cross = if sh.unicode { "✗" } else { "X" };
+    l2.extend(item("Non-compliant", nc.certificates as i64, "expiry.expired", cross));
     let lines = if area.width >= 110 {
         let mut all = l1;
         all.extend(l2);
@@ -217,6 +220,23 @@ fn render_tops(f: &mut Frame, area: Rect, sh: &Shared, d: &Dashboard) {
     }
     if d.top_authorities.is_empty() {
         lines.push(Line::from(Span::styled(" none", st("ui.text.dim"))));
+    }
+    // Non-compliance (open error findings) by rule and by owner, below.
+    let nc = crate::policy::compliance::noncompliance(&sh.inventory.rows, sh.now());
+    let room = (inner.height as usize).saturating_sub(lines.len());
+    if room >= 3 && nc.certificates > 0 {
+        let per = ((room - 2) / 2).max(1);
+        lines.push(Line::from(Span::styled(
+            format!("non-compliant ({}) by rule", nc.certificates),
+            st("ui.tree.group"),
+        )));
+        for (rule, n) in nc.by_rule.iter().take(per) {
+            lines.push(row(Some(rule), *n as i64, ""));
+        }
+        lines.push(Line::from(Span::styled("by owner", st("ui.tree.group"))));
+        for (owner, n) in nc.by_owner.iter().take(per) {
+            lines.push(row(owner.as_deref(), *n as i64, "(unowned)"));
+        }
     }
     f.render_widget(Paragraph::new(lines), inner);
 }

@@ -139,6 +139,44 @@ impl DetailView {
             r.environment.map(|e| e.to_string()).unwrap_or_else(|| "-".into()),
         ));
         out.push(Line::from(""));
+        out.push(heading("Policy"));
+        out.push(field(
+            "Profile",
+            r.profile.as_deref().map(s).unwrap_or_else(|| "(none)".into()),
+        ));
+        let applying: Vec<&crate::model::Finding> =
+            r.findings.iter().filter(|f| f.applies(now)).collect();
+        let (mark, scope) = match (r.is_compliant(now), sh.unicode) {
+            (true, true) => ("✓ compliant", "ui.text"),
+            (true, false) => ("ok compliant", "ui.text"),
+            (false, true) => ("✗ NON-COMPLIANT", "expiry.expired"),
+            (false, false) => ("X NON-COMPLIANT", "expiry.expired"),
+        };
+        out.push(Line::from(vec![
+            Span::styled(format!("  {:<14}", "Compliance"), st("ui.label")),
+            Span::styled(mark.to_string(), st(scope)),
+        ]));
+        for f in applying {
+            let open = f.is_open(now);
+            let scope = match (open, f.severity) {
+                (false, _) => "ui.text.dim",
+                (true, crate::model::Severity::Error) => "expiry.expired",
+                (true, _) => "flag.unowned",
+            };
+            let mut spans = vec![
+                Span::styled(format!("  {:<8}", f.severity.as_str()), st(scope)),
+                Span::styled(format!("{} ", f.rule), st("ui.value.strong")),
+                Span::styled(s(&f.message), st("ui.value")),
+            ];
+            if let Some(v) = &f.value {
+                spans.push(Span::styled(format!(" ({})", s(v)), st("ui.text.dim")));
+            }
+            if let Some(t) = crate::cli::policy::exception_text(f, now) {
+                spans.push(Span::styled(format!(" [{}]", s(&t)), st("ui.text.dim")));
+            }
+            out.push(Line::from(spans));
+        }
+        out.push(Line::from(""));
         out.push(heading("Chain"));
         if l.chain.is_empty() {
             out.push(Line::from(Span::styled(

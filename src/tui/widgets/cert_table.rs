@@ -34,6 +34,8 @@ pub enum ColId {
     Key,
     Status,
     Sans,
+    /// Compliance: ✓, or ✗ and the number of open error findings (! for warnings only).
+    Policy,
 }
 
 pub const COLUMNS: &[Col] = &[
@@ -51,6 +53,14 @@ pub const COLUMNS: &[Col] = &[
         sort: Some(SortKey::NotAfter),
         drop: 0,
         min: 8,
+        grow: false,
+    },
+    Col {
+        id: ColId::Policy,
+        header: "POL",
+        sort: None,
+        drop: 2,
+        min: 4,
         grow: false,
     },
     Col {
@@ -224,6 +234,24 @@ fn cell(sh: &Shared, r: &CertRow, id: ColId, w: usize, now: time::OffsetDateTime
     };
     match id {
         ColId::Name => plain(r.display_name(), "ui.text"),
+        ColId::Policy => {
+            let (errors, warnings) =
+                r.findings
+                    .iter()
+                    .filter(|f| f.is_open(now))
+                    .fold((0, 0), |(e, w), f| match f.severity {
+                        crate::model::Severity::Error => (e + 1, w),
+                        crate::model::Severity::Warning => (e, w + 1),
+                        crate::model::Severity::Info => (e, w),
+                    });
+            match (errors, warnings, sh.unicode) {
+                (0, 0, true) => plain("✓", "ui.text.dim"),
+                (0, 0, false) => plain("ok", "ui.text.dim"),
+                (0, w, _) => plain(&format!("!{w}"), "flag.unowned"),
+                (e, _, true) => plain(&format!("✗{e}"), "expiry.expired"),
+                (e, _, false) => plain(&format!("X{e}"), "expiry.expired"),
+            }
+        }
         ColId::DaysLeft => Cell::from(Line::from(days_left(sh, now, r.not_after))),
         ColId::Owner => match &r.owner {
             Some(o) => plain(o, "ui.text"),
