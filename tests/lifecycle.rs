@@ -720,3 +720,63 @@ fn the_policy_gate_refuses_names_and_profiles_it_does_not_allow_before_any_ca_is
     assert_eq!(d.category, Category::PolicyDenied);
     assert!(d.message.contains("not loaded"), "{}", d.message);
 }
+
+fn screen(term: &ratatui::Terminal<ratatui::backend::TestBackend>) -> String {
+    let buf = term.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn the_jobs_view_shows_failures_with_diagnosis_and_renews_after_a_confirmation() {
+    use ratatui::crossterm::event::KeyCode;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
+    lc::apply_estate(&mut ctx, &alice, &parse(&two_identities(dir.path(), true))).unwrap();
+    let opts = RunOptions {
+        now: true,
+        ..fast(&mut ctx, 1)
+    };
+    lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+    let theme = certdeck::tui::theme::Theme::load("default", None).unwrap();
+    let mut sh = certdeck::tui::shared(ctx, false, theme, true, "test.db".into());
+    sh.actor = alice.clone();
+    let mut app = certdeck::tui::app::App::new(sh, "jobs");
+    app.settle();
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    term.draw(|f| app.render(f)).unwrap();
+    let s = screen(&term);
+    assert!(s.contains("internal") && s.contains("circuit"), "{s}");
+    assert!(
+        s.contains("failed@ordering") && s.contains("ca_unavailable"),
+        "{s}"
+    );
+    assert!(s.contains("api") && s.contains("due now"), "{s}");
+
+    // Select "api" (after the failed www) and renew it: the confirmation names both.
+    let api_row = s.lines().position(|l| l.contains("api ")).unwrap();
+    let www_row = s
+        .lines()
+        .position(|l| l.contains("www ") && l.contains("failed"))
+        .unwrap();
+    if api_row > www_row {
+        app.press(KeyCode::Char('j'));
+    }
+    app.press(KeyCode::Char('r'));
+    term.draw(|f| app.render(f)).unwrap();
+    let s = screen(&term);
+    assert!(
+        s.contains("Renew identity api now from authority internal?"),
+        "{s}"
+    );
+    app.press(KeyCode::Char('n'));
+    term.draw(|f| app.render(f)).unwrap();
+    assert!(!screen(&term).contains("Renew identity api"));
+}

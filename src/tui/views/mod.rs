@@ -91,7 +91,7 @@ macro_rules! views {
     };
 }
 
-views![dashboard, inventory, detail, audit, approvals, access, exceptions, policy,];
+views![dashboard, inventory, detail, audit, approvals, access, exceptions, policy, jobs,];
 
 /// The spec answering to `word` (a name or an alias).
 pub fn find(word: &str) -> Option<ViewSpec> {

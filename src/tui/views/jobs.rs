@@ -1,0 +1,261 @@
+//! `:jobs` — renewals at a glance: each authority's circuit and budget, failures with
+//! their diagnosis and next attempt, running jobs with the step they are on, and what is
+//! due soon or blocked. `r` renews the selected identity through `ops`, after a
+//! confirmation naming the identity and the authority.
+
+use super::{Flow, View, ViewSpec};
+use crate::lifecycle::planner::Decision;
+use crate::lifecycle::JobState;
+use crate::ops::lifecycle as lc;
+use crate::tui::action::Action;
+use crate::tui::app::Shared;
+use crate::tui::keymap::Binding;
+use crate::tui::widgets::text;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+pub const SPECS: &[ViewSpec] = &[ViewSpec {
+    name: "jobs",
+    aliases: &[],
+    about: "renewals: due soon, running, failed (with diagnosis), circuits and budgets",
+    open: JobsView::open,
+}];
+
+const BINDINGS: &[Binding] = &[Binding::new(
+    Action::View("renew"),
+    &["r"],
+    "renew the selected identity now (asks to confirm)",
+)
+.hinted()
+.dangerous()];
+
+/// One selectable line: an identity and what is happening to it.
+struct Row {
+    identity: String,
+    authority: String,
+    /// Symbol + word, never colour alone.
+    state: String,
+    detail: String,
+    failed: bool,
+}
+
+pub struct JobsView {
+    authorities: Vec<String>,
+    rows: Vec<Row>,
+    selected: usize,
+    confirm: Option<(String, String)>,
+    error: Option<String>,
+}
+
+impl JobsView {
+    pub fn open(sh: &mut Shared) -> Box<dyn View> {
+        let mut v = JobsView {
+            authorities: Vec::new(),
+            rows: Vec::new(),
+            selected: 0,
+            confirm: None,
+            error: None,
+        };
+        v.refresh(sh);
+        Box::new(v)
+    }
+
+    fn load(&mut self, sh: &Shared) -> Result<(), String> {
+        let read = sh.ctx.store.read();
+        let now = sh.now();
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        let auths = read.authorities().map_err(|x| e(&x))?;
+        let names: std::collections::HashMap<i64, String> =
+            auths.iter().map(|a| (a.id, a.name.clone())).collect();
+        let states = lc::authority_states(read, now).map_err(|x| e(&x))?;
+        let health = read.authority_healths().map_err(|x| e(&x))?;
+        self.authorities = auths
+            .iter()
+            .map(|a| {
+                let h = health.iter().find(|h| h.authority_id == a.id);
+                let circuit = match h.map(|h| h.state.as_str()) {
+                    Some("open") => "✗ circuit OPEN",
+                    _ => "✓ circuit closed",
+                };
+                let fails = h.map(|h| h.consecutive_failures).unwrap_or(0);
+                let budget = states
+                    .get(&a.id)
+                    .map(|s| format!("orders {}/{} per 3h", s.recent_orders, s.limits.orders_per_3h))
+                    .unwrap_or_default();
+                format!("{:<14} {:<6} {circuit:<17} failures {fails:<3} {budget}", text(&a.name), a.kind.as_str())
+            })
+            .collect();
+        let mut rows = Vec::new();
+        for j in read.jobs(false, true, 500).map_err(|x| e(&x))? {
+            let (state, detail, failed) = match j.state {
+                JobState::Failed => (
+                    format!("✗ failed@{}", j.failed_step.map(|s| s.as_str()).unwrap_or("?")),
+                    format!(
+                        "{} — next {}",
+                        j.diagnosis.map(|d| d.as_str()).unwrap_or("?"),
+                        j.next_attempt_at.map(crate::clock::rfc3339).unwrap_or_else(|| "-".into())
+                    ),
+                    true,
+                ),
+                s => (
+                    format!("▶ {} {}/7", s, s.step_number().unwrap_or(0)),
+                    format!("job {} since {}", j.id, crate::clock::rfc3339(j.updated_at)),
+                    false,
+                ),
+            };
+            rows.push(Row { identity: j.identity, authority: j.authority, state, detail, failed });
+        }
+        let plan = lc::plan_renewals(&sh.ctx, false).map_err(|x| e(&x))?;
+        for p in plan {
+            if rows.iter().any(|r| r.identity == p.name) {
+                continue;
+            }
+            let ident = read.identity_by_name(&p.name).ok().flatten();
+            let authority = ident.and_then(|i| i.authority).unwrap_or_default();
+            let (state, detail) = match &p.decision {
+                Decision::Renew { reason, authority_id, fallback } => (
+                    "● due now".to_string(),
+                    format!(
+                        "{reason}{}",
+                        if *fallback {
+                            format!(" via fallback {}", names.get(authority_id).map(String::as_str).unwrap_or("?"))
+                        } else {
+                            String::new()
+                        }
+                    ),
+                ),
+                Decision::Blocked { reason } => ("‼ blocked".to_string(), reason.clone()),
+                Decision::Wait { at, reason } if *at <= now + time::Duration::days(14) => {
+                    (format!("▲ {}d", crate::clock::days_until(now, *at)), format!("{reason} until {}", crate::clock::rfc3339(*at)))
+                }
+                Decision::Wait { .. } => continue,
+            };
+            rows.push(Row { identity: p.name, authority, state, detail, failed: false });
+        }
+        self.rows = rows;
+        self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+        Ok(())
+    }
+
+    fn renew(&mut self, identity: &str, sh: &mut Shared) -> Result<String, String> {
+        let actor = crate::access::acting_as(sh.ctx.store.read(), &sh.actor);
+        let opts = lc::RunOptions::from_ctx(&sh.ctx, true);
+        let o = lc::renew(&mut sh.ctx, &actor, identity, &opts, &crate::ca::Standard::default())
+            .map_err(|e| e.to_string())?;
+        Ok(match o.diagnosis {
+            None => format!("{identity}: {}", o.job.state),
+            Some(d) => format!("{identity}: failed: {}: {}", d.category, d.message),
+        })
+    }
+}
+
+impl View for JobsView {
+    fn name(&self) -> &'static str {
+        "jobs"
+    }
+
+    fn title(&self, _sh: &Shared) -> String {
+        let failed = self.rows.iter().filter(|r| r.failed).count();
+        format!("Renewals & jobs ({} listed, {failed} failed)", self.rows.len())
+    }
+
+    fn bindings(&self) -> &'static [Binding] {
+        if self.rows.is_empty() {
+            &[]
+        } else {
+            BINDINGS
+        }
+    }
+
+    fn refresh(&mut self, sh: &mut Shared) {
+        self.error = self.load(sh).err();
+    }
+
+    fn capture_key(&mut self, k: &KeyEvent, sh: &mut Shared) -> Option<Flow> {
+        let (identity, _) = self.confirm.take()?;
+        Some(match k.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => {
+                let flow = match self.renew(&identity, sh) {
+                    Ok(m) => Flow::Message(m),
+                    Err(e) => Flow::Error(e),
+                };
+                self.refresh(sh);
+                flow
+            }
+            _ => Flow::Message("renewal cancelled".into()),
+        })
+    }
+
+    fn on_action(&mut self, a: &Action, sh: &mut Shared) -> Flow {
+        let last = self.rows.len().saturating_sub(1);
+        match a {
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Down => self.selected = (self.selected + 1).min(last),
+            Action::Top => self.selected = 0,
+            Action::Bottom => self.selected = last,
+            Action::View("renew") => {
+                if sh.readonly {
+                    return Flow::Error("read-only: renewals are not available".into());
+                }
+                let Some(r) = self.rows.get(self.selected) else {
+                    return Flow::Handled;
+                };
+                self.confirm = Some((r.identity.clone(), r.authority.clone()));
+            }
+            _ => return Flow::Ignored,
+        }
+        Flow::Handled
+    }
+
+    fn render(&mut self, f: &mut Frame, area: Rect, sh: &Shared) {
+        let st = |s: &str| sh.theme.style(s);
+        if let Some(e) = &self.error {
+            f.render_widget(Paragraph::new(Span::styled(text(e).into_owned(), st("ui.error"))), area);
+            return;
+        }
+        let w = area.width as usize;
+        let cut = |s: String| -> String { s.chars().take(w).collect() };
+        let mut lines = vec![Line::from(Span::styled("AUTHORITIES", st("ui.header")))];
+        for a in &self.authorities {
+            lines.push(Line::from(Span::styled(cut(format!("  {a}")), st("ui.text"))));
+        }
+        if let Some((i, a)) = &self.confirm {
+            lines.push(Line::from(Span::styled(
+                cut(format!("Renew identity {} now from authority {}? y = renew, any other key = cancel", text(i), text(a))),
+                st("ui.error"),
+            )));
+        }
+        lines.push(Line::from(Span::styled(
+            cut(format!("  {:<20} {:<12} {:<18} {}", "IDENTITY", "AUTHORITY", "STATE", "DETAIL")),
+            st("ui.header"),
+        )));
+        if self.rows.is_empty() {
+            lines.push(Line::from(Span::styled("  nothing due, running or failing", st("ui.text.dim"))));
+        }
+        let used = lines.len();
+        let h = (area.height as usize).saturating_sub(used);
+        let offset = self.selected.saturating_sub(h.saturating_sub(1));
+        for (i, r) in self.rows.iter().enumerate().skip(offset).take(h) {
+            let s = format!(
+                "{}{:<20} {:<12} {:<18} {}",
+                if i == self.selected { "> " } else { "  " },
+                text(&r.identity),
+                text(&r.authority),
+                r.state,
+                text(&r.detail)
+            );
+            let style = if i == self.selected {
+                st("ui.selection")
+            } else if r.failed {
+                st("ui.error")
+            } else {
+                st("ui.text")
+            };
+            lines.push(Line::from(Span::styled(cut(s), style)));
+        }
+        f.render_widget(Paragraph::new(lines), area);
+    }
+}
