@@ -47,7 +47,7 @@ pub(crate) fn serial(rng: &mut ChaCha8Rng) -> [u8; 16] {
 
 /// Fewer than this many managed identities would leave later features (profiles,
 /// renewal jobs) little to show; more would only slow a large estate down.
-const MAX_IDENTITIES: usize = 400;
+const MAX_IDENTITIES: usize = 120;
 
 /// Plans `leaves` leaf certificates at `now` for `seed`.
 ///
