@@ -241,7 +241,7 @@ fn a_failing_reload_is_reload_failed_backs_off_and_resumes_without_a_second_orde
         )),
     )
     .unwrap();
-    let opts = fast(&mut ctx, 3);
+    let opts = fast(&mut ctx, 100);
     let out = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
     let d = out.diagnosis.expect("reload failure is diagnosed");
     assert_eq!(d.category, Category::ReloadFailed);
