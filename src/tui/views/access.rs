@@ -7,9 +7,8 @@ use crate::access::{Activity, Role};
 use crate::tui::action::Action;
 use crate::tui::app::Shared;
 use crate::tui::widgets::text;
+use crate::tui::widgets::text_pane::TextPane;
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 pub const SPECS: &[ViewSpec] = &[ViewSpec {
@@ -20,17 +19,13 @@ pub const SPECS: &[ViewSpec] = &[ViewSpec {
 }];
 
 pub struct AccessView {
-    lines: Vec<(String, &'static str)>,
-    offset: usize,
-    page: usize,
+    pane: TextPane,
 }
 
 impl AccessView {
     pub fn open(sh: &mut Shared) -> Box<dyn View> {
         let mut v = AccessView {
-            lines: Vec::new(),
-            offset: 0,
-            page: 10,
+            pane: TextPane::default(),
         };
         v.refresh(sh);
         Box::new(v)
@@ -113,32 +108,14 @@ impl View for AccessView {
     }
 
     fn refresh(&mut self, sh: &mut Shared) {
-        self.lines = Self::build(sh).unwrap_or_else(|e| vec![(e, "ui.error")]);
+        self.pane.lines = Self::build(sh).unwrap_or_else(|e| vec![(e, "ui.error")]);
     }
 
     fn on_action(&mut self, a: &Action, _sh: &mut Shared) -> Flow {
-        let max = self.lines.len().saturating_sub(1);
-        self.offset = match a {
-            Action::Up => self.offset.saturating_sub(1),
-            Action::Down => (self.offset + 1).min(max),
-            Action::PageUp => self.offset.saturating_sub(self.page),
-            Action::PageDown => (self.offset + self.page).min(max),
-            Action::Top => 0,
-            Action::Bottom => max,
-            _ => return Flow::Ignored,
-        };
-        Flow::Handled
+        self.pane.scroll(a)
     }
 
     fn render(&mut self, f: &mut Frame, area: Rect, sh: &Shared) {
-        self.page = (area.height as usize).max(1);
-        let lines: Vec<Line> = self
-            .lines
-            .iter()
-            .skip(self.offset)
-            .take(area.height as usize)
-            .map(|(t, s)| Line::from(Span::styled(t.clone(), sh.theme.style(s))))
-            .collect();
-        f.render_widget(Paragraph::new(lines), area);
+        self.pane.render(f, area, &sh.theme);
     }
 }

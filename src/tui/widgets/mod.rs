@@ -7,6 +7,7 @@ pub mod frame;
 pub mod help;
 pub mod prompt;
 pub mod status_bar;
+pub mod text_pane;
 
 use super::app::Shared;
 use crate::model::ExpiryBand;
