@@ -199,26 +199,30 @@ impl InventoryView {
         let rows = &sh.inventory.rows;
         let hay = &sh.inventory.haystacks;
         let now = sh.now();
-        self.matched = if self.filter.is_empty() {
-            self.order.clone()
-        } else {
+        let hit: Option<Vec<bool>> = (!self.filter.is_empty()).then(|| {
             // Rows are tested in load order, where they (and their strings) lie in memory
             // one after another, then picked in sort order: walking 100k rows in sort
             // order would wait on memory for nearly every one.
-            let hit: Vec<bool> = if hay.len() == rows.len() {
+            if hay.len() == rows.len() {
                 rows.iter()
                     .zip(hay.iter())
                     .map(|(r, h)| self.filter.matches_in(r, h, now))
                     .collect()
             } else {
                 rows.iter().map(|r| self.filter.matches(r, now)).collect()
-            };
-            self.order.iter().copied().filter(|&i| hit[i as usize]).collect()
+            }
+        });
+        self.matched = match &hit {
+            None => self.order.clone(),
+            Some(hit) => self.order.iter().copied().filter(|&i| hit[i as usize]).collect(),
         };
         let before = self.groups.get(self.tree_selected).map(|g| g.key.clone());
         let mut counts: HashMap<Option<&str>, (usize, usize)> = HashMap::new();
-        for &i in &self.matched {
-            let r = &rows[i as usize];
+        // Counted in load order too, for the same reason.
+        for (i, r) in rows.iter().enumerate() {
+            if hit.as_ref().is_some_and(|h| !h[i]) {
+                continue;
+            }
             let e = counts.entry(self.grouping.key(r)).or_default();
             e.0 += 1;
             if ExpiryBand::of(now, r.not_after) != ExpiryBand::Ok {
