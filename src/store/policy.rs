@@ -325,11 +325,17 @@ impl Read<'_> {
             }
             return Ok(());
         }
-        let mut by_id: HashMap<i64, Vec<Finding>> = HashMap::new();
-        let mut st = self
-            .c
-            .prepare_cached(&format!("{FINDING_SELECT} ORDER BY f.id"))?;
-        for r in st.query_map([], finding)? {
+        // Only the listed rows' findings: one query over their ids (as a JSON array),
+        // so a filtered list of a large inventory reads what it shows, not every finding.
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+        let mut by_id: HashMap<i64, Vec<Finding>> = HashMap::with_capacity(ids.len());
+        let mut st = self.c.prepare_cached(&format!(
+            "{FINDING_SELECT} WHERE f.certificate_id IN (SELECT value FROM json_each(?1)) ORDER BY f.id"
+        ))?;
+        for r in st.query_map([list], finding)? {
             let (id, f) = r?;
             by_id.entry(id).or_default().push(f);
         }
