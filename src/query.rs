@@ -92,6 +92,20 @@ impl Filter {
                 .all(|t| t.matches(row, now))
     }
 
+    /// [`Filter::matches`] with the row's text fields already case-folded into `hay`, so
+    /// testing 100k rows in the console allocates nothing; same answer for every query.
+    pub fn matches_in(&self, row: &CertRow, hay: &Haystack, now: OffsetDateTime) -> bool {
+        self.terms
+            .iter()
+            .filter(|t| t.is_cheap())
+            .all(|t| t.matches(row, now))
+            && self
+                .terms
+                .iter()
+                .filter(|t| !t.is_cheap())
+                .all(|t| t.matches_in(row, hay, now))
+    }
+
     /// The latest not_after any match can have, when the query bounds it; lets the store
     /// pre-select by index before the exact match runs.
     pub fn not_after_upper_bound(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
@@ -221,6 +235,65 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A row's free-text fields (CN, SANs, subject) lower-cased once, one per line, so
+/// case-insensitive matching is a plain substring search. A needle without a newline
+/// cannot span two lines, so a hit is always inside one field, as in [`contains_ci`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Haystack {
+    text: Box<str>,
+    /// `text[..cn_end]` is the CN (absent when `has_cn` is false).
+    cn_end: usize,
+    /// `text[cn_end + 1..sans_end]` are the SANs, one per line.
+    sans_end: usize,
+    has_cn: bool,
+}
+
+impl Haystack {
+    pub fn of(r: &CertRow) -> Haystack {
+        let mut text = String::new();
+        if let Some(cn) = &r.subject_cn {
+            text.push_str(&cn.to_lowercase());
+        }
+        let cn_end = text.len();
+        text.push('\n');
+        for (i, s) in r.sans.iter().enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            text.push_str(&s.to_lowercase());
+        }
+        let sans_end = text.len();
+        text.push('\n');
+        text.push_str(&r.subject.to_lowercase());
+        Haystack {
+            text: text.into_boxed_str(),
+            cn_end,
+            sans_end,
+            has_cn: r.subject_cn.is_some(),
+        }
+    }
+
+    fn cn(&self) -> Option<&str> {
+        self.has_cn.then(|| &self.text[..self.cn_end])
+    }
+
+    fn sans(&self) -> &str {
+        &self.text[self.cn_end + 1..self.sans_end]
+    }
+
+    /// Whether the pre-folded text can answer for `needle` exactly: it must already be
+    /// lower-case, non-empty (an empty needle matches any field but not an empty SAN
+    /// list), and on one line.
+    fn answers(needle: &str) -> bool {
+        !needle.is_empty()
+            && !needle.contains('\n')
+            && needle.chars().all(|c| {
+                let mut l = c.to_lowercase();
+                l.next() == Some(c) && l.next().is_none()
+            })
+    }
+}
+
 fn contains_ci(hay: &str, needle_lower: &str) -> bool {
     if hay.is_ascii() && needle_lower.is_ascii() {
         hay.as_bytes()
@@ -244,6 +317,25 @@ impl Term {
             | Term::Weak => false,
             Term::Not(t) => t.is_cheap(),
             _ => true,
+        }
+    }
+
+    /// [`Term::matches`], reading the text fields from `hay` when that gives the same answer.
+    fn matches_in(&self, r: &CertRow, hay: &Haystack, now: OffsetDateTime) -> bool {
+        match self {
+            Term::Text(t) if Haystack::answers(t) => {
+                hay.text.contains(t.as_str())
+                    || r.serial.contains(t.as_str())
+                    || r.fingerprint_sha256.starts_with(t.as_str())
+            }
+            Term::Cn(t) if Haystack::answers(t) => {
+                hay.cn().is_some_and(|cn| cn.contains(t.as_str()))
+            }
+            Term::San(t) if Haystack::answers(t) => {
+                !r.sans.is_empty() && hay.sans().contains(t.as_str())
+            }
+            Term::Not(t) => !t.matches_in(r, hay, now),
+            t => t.matches(r, now),
         }
     }
 
@@ -496,5 +588,69 @@ mod tests {
             Filter::parse("owner:x").unwrap().not_after_upper_bound(NOW),
             None
         );
+    }
+
+    #[test]
+    fn folded_haystack_answers_every_query_as_the_row_does() {
+        let plain = row();
+        let mut unicode = row();
+        unicode.subject_cn = Some("Straße.Example".into());
+        unicode.subject = "CN=Straße.Example,O=ÉCOLE Σ".into();
+        unicode.sans = vec!["İstanbul.example".into(), String::new()];
+        let mut bare = row();
+        bare.subject_cn = None;
+        bare.sans = vec![];
+        bare.subject = "O=Payments\nCN=x".into();
+        let queries = [
+            "api",
+            "API",
+            "payments",
+            "payments.example",
+            "example.com\napi",
+            "straße",
+            "école",
+            "σ",
+            "i̇stanbul",
+            "istanbul",
+            "cn:straße",
+            "cn:api",
+            "san:api",
+            "san:payments",
+            "!san:x",
+            "!api",
+            "o=payments",
+            "0f",
+            "ab12",
+            "cd",
+            "=",
+            "n",
+            "fe80::1",
+            "weak",
+            "!weak owner:payments",
+        ];
+        for r in [plain, unicode, bare] {
+            let hay = Haystack::of(&r);
+            for q in queries {
+                let mut f = Filter::parse(q).unwrap();
+                assert_eq!(
+                    f.matches_in(&r, &hay, NOW),
+                    f.matches(&r, NOW),
+                    "{q:?} on {r:?}"
+                );
+                // Terms built in code, not parsed, may be upper-case or empty.
+                for t in [
+                    Term::Text(q.into()),
+                    Term::San(String::new()),
+                    Term::Cn(q.into()),
+                ] {
+                    f = Filter::default().and(t);
+                    assert_eq!(
+                        f.matches_in(&r, &hay, NOW),
+                        f.matches(&r, NOW),
+                        "{f:?} on {r:?}"
+                    );
+                }
+            }
+        }
     }
 }

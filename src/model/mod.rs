@@ -206,22 +206,51 @@ impl CertRow {
     /// Weak crypto by the global rules: RSA or DSA under 2048 bits, EC under 256, or a
     /// SHA-1 / MD5 / MD2 signature.
     pub fn is_weak(&self) -> bool {
-        weak_reason(
+        is_weak(
             &self.key_algorithm,
             self.key_bits,
             &self.signature_algorithm,
         )
-        .is_some()
     }
+}
+
+/// Whether [`weak_reason`] would name a reason, without building it: the console's
+/// `weak` filter asks this of every row.
+pub fn is_weak(key_algorithm: &str, key_bits: Option<u32>, sig: &str) -> bool {
+    broken_signature(sig) || sha1_signature(sig) || weak_key(key_algorithm, key_bits)
+}
+
+fn broken_signature(sig: &str) -> bool {
+    ["md5", "md2", "md4"]
+        .iter()
+        .any(|n| contains_ascii_ci(sig, n))
+}
+
+fn sha1_signature(sig: &str) -> bool {
+    ["sha1", "sha-1"].iter().any(|n| contains_ascii_ci(sig, n))
+}
+
+fn weak_key(key_algorithm: &str, key_bits: Option<u32>) -> bool {
+    match (key_algorithm, key_bits) {
+        ("rsa" | "dsa", Some(b)) => b < 2048,
+        ("ecdsa", Some(b)) => b < 256,
+        _ => false,
+    }
+}
+
+/// `hay.to_ascii_lowercase().contains(needle)` for an ASCII lower-case needle.
+fn contains_ascii_ci(hay: &str, needle: &str) -> bool {
+    hay.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// Why a key/signature combination is weak, or `None` when it is not.
 pub fn weak_reason(key_algorithm: &str, key_bits: Option<u32>, sig: &str) -> Option<String> {
-    let s = sig.to_ascii_lowercase();
-    if s.contains("md5") || s.contains("md2") || s.contains("md4") {
+    if broken_signature(sig) {
         return Some(format!("signature algorithm {sig} is broken"));
     }
-    if s.contains("sha1") || s.contains("sha-1") {
+    if sha1_signature(sig) {
         return Some(format!("signature algorithm {sig} uses SHA-1"));
     }
     match (key_algorithm, key_bits) {
@@ -505,4 +534,41 @@ pub fn is_compliant(findings: &[Finding], now: OffsetDateTime) -> bool {
     !findings
         .iter()
         .any(|f| f.severity == Severity::Error && f.is_open(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_weak_agrees_with_weak_reason() {
+        let sigs = [
+            "sha256WithRSAEncryption",
+            "sha1WithRSAEncryption",
+            "SHA-1 with DSA",
+            "md5WithRSAEncryption",
+            "MD2withRSA",
+            "ecdsa-with-SHA384",
+            "",
+        ];
+        for sig in sigs {
+            for (alg, bits) in [
+                ("rsa", Some(1024)),
+                ("rsa", Some(2048)),
+                ("dsa", Some(1024)),
+                ("ecdsa", Some(224)),
+                ("ecdsa", Some(256)),
+                ("ed25519", None),
+                ("rsa", None),
+            ] {
+                assert_eq!(
+                    is_weak(alg, bits, sig),
+                    weak_reason(alg, bits, sig).is_some(),
+                    "{alg} {bits:?} {sig}"
+                );
+            }
+        }
+        assert!(is_weak("rsa", Some(4096), "sha1WithRSAEncryption"));
+        assert!(!is_weak("ecdsa", Some(256), "ecdsa-with-SHA256"));
+    }
 }

@@ -42,6 +42,9 @@ impl Shared {
 #[derive(Default)]
 pub struct Inventory {
     pub rows: Arc<Vec<CertRow>>,
+    /// Each row's text fields case-folded once at load (same index as `rows`), so a `/`
+    /// filter over 100k certificates scans without allocating.
+    pub haystacks: Arc<Vec<crate::query::Haystack>>,
     pub loaded: bool,
     /// Bumped on every load request; a result for an older request is dropped.
     pub generation: u64,
@@ -58,7 +61,8 @@ pub enum Task {
 pub enum TaskResult {
     Inventory {
         generation: u64,
-        rows: Result<Vec<CertRow>, String>,
+        /// The rows and their [`crate::query::Haystack`]s, built off the input path.
+        rows: Result<(Vec<CertRow>, Vec<crate::query::Haystack>), String>,
     },
 }
 
@@ -177,8 +181,9 @@ impl App {
                     return;
                 }
                 match rows {
-                    Ok(rows) => {
+                    Ok((rows, haystacks)) => {
                         self.sh.inventory.rows = Arc::new(rows);
+                        self.sh.inventory.haystacks = Arc::new(haystacks);
                         self.sh.inventory.loaded = true;
                         self.sh.inventory.error = None;
                     }
@@ -618,6 +623,10 @@ pub fn run_task(read: crate::store::Read<'_>, task: &Task) -> TaskResult {
             generation: *generation,
             rows: read
                 .certificate_rows(crate::store::RowSelect::default())
+                .map(|rows| {
+                    let hay = rows.iter().map(crate::query::Haystack::of).collect();
+                    (rows, hay)
+                })
                 .map_err(|e| crate::sanitize::sanitize(&e.to_string()).into_owned()),
         },
     }
