@@ -6,13 +6,15 @@ use super::{run, Ctx, OpError, OpResult};
 use crate::access::Activity;
 use crate::audit::Entry;
 use crate::model::{Actor, Severity};
-use crate::policy::compliance::{evaluate_inventory, Evaluation, Inventory, Usage};
+use crate::policy::compliance::{
+    evaluate_inventory, evaluate_inventory_each, Evaluation, Inventory, Usage,
+};
 use crate::policy::exception::{ExceptionObject, NewException};
 use crate::policy::{parse_set, MatchRule};
 use crate::store::{Read, StoreError, Tx};
 use serde::Serialize;
 use serde_json::json;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use time::OffsetDateTime;
 
@@ -58,31 +60,41 @@ impl Summary {
     pub fn of(evals: &[Evaluation], version: Option<&str>, now: OffsetDateTime) -> Summary {
         let mut s = Summary {
             policy_version: version.map(str::to_string),
-            certificates: evals.len(),
             ..Default::default()
         };
         for e in evals {
-            if e.profile.is_some() {
-                s.with_profile += 1;
-            }
-            let mut bad = false;
-            for f in e.findings.iter().filter(|f| f.is_open(now)) {
-                s.findings += 1;
-                match f.severity {
-                    Severity::Error => {
-                        s.errors += 1;
-                        bad = true;
-                    }
-                    Severity::Warning => s.warnings += 1,
-                    Severity::Info => {}
-                }
-                *s.by_rule.entry(f.rule.clone()).or_default() += 1;
-            }
-            if bad {
-                s.noncompliant += 1;
-            }
+            s.count(e, now);
         }
         s
+    }
+
+    /// Adds one certificate's evaluation to the counts.
+    fn count(&mut self, e: &Evaluation, now: OffsetDateTime) {
+        self.certificates += 1;
+        if e.profile.is_some() {
+            self.with_profile += 1;
+        }
+        let mut bad = false;
+        for f in e.findings.iter().filter(|f| f.is_open(now)) {
+            self.findings += 1;
+            match f.severity {
+                Severity::Error => {
+                    self.errors += 1;
+                    bad = true;
+                }
+                Severity::Warning => self.warnings += 1,
+                Severity::Info => {}
+            }
+            match self.by_rule.get_mut(f.rule.as_str()) {
+                Some(n) => *n += 1,
+                None => {
+                    self.by_rule.insert(f.rule.clone(), 1);
+                }
+            }
+        }
+        if bad {
+            self.noncompliant += 1;
+        }
     }
 }
 
@@ -235,55 +247,100 @@ pub fn recompute_certificates_in(
 }
 
 fn recompute(tx: &Tx<'_>, now: OffsetDateTime, ids: Option<&[i64]>) -> OpResult<Summary> {
+    let started = std::time::Instant::now();
     for (id, der) in tx.read().certificates_without_usage()? {
         tx.store_usage(id, &Usage::from_der(&der))?;
     }
-    let (evals, version) = evaluate_stored(tx.read(), ids)?;
-    tx.replace_evaluation(&evals, ids.is_some(), now)?;
-    Ok(Summary::of(&evals, version.as_deref(), now))
+    let stored = Stored::load(tx.read(), ids)?;
+    tracing::debug!(
+        rows = stored.rows.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "policy recompute: inputs loaded"
+    );
+    // Results are written as they are made (not collected first): the memory a
+    // recompute needs is the inventory's rows, not also every finding of it.
+    let only: Option<Vec<i64>> = stored.only.as_ref().map(|o| o.iter().copied().collect());
+    tx.clear_evaluation(only.as_deref())?;
+    drop(only);
+    let now_s = crate::clock::rfc3339(now);
+    let mut summary = Summary {
+        policy_version: stored.version.clone(),
+        ..Default::default()
+    };
+    evaluate_inventory_each(&stored.inventory(), |e| {
+        summary.count(&e, now);
+        tx.store_evaluation(&e, &now_s)
+    })?;
+    tracing::debug!(
+        certificates = summary.certificates,
+        findings = summary.findings,
+        ms = started.elapsed().as_millis() as u64,
+        "policy recompute: stored"
+    );
+    Ok(summary)
 }
 
 /// Evaluates the inventory as stored without writing anything (`policy check`, read-only
 /// databases). Certificates whose extensions were never extracted are judged without
 /// them (EKU and key usage rules skipped).
 pub fn snapshot(read: Read<'_>) -> Result<(Vec<Evaluation>, Option<String>), StoreError> {
-    evaluate_stored(read, None)
+    let stored = Stored::load(read, None)?;
+    let evals = evaluate_inventory(&stored.inventory());
+    Ok((evals, stored.version))
 }
 
-fn evaluate_stored(
-    read: Read<'_>,
-    ids: Option<&[i64]>,
-) -> Result<(Vec<Evaluation>, Option<String>), StoreError> {
-    let (rows, usage, only) = match ids {
-        None => (read.policy_rows()?, read.usage_map()?, None),
-        Some(ids) => {
-            let mut targets: HashSet<i64> = ids.iter().copied().collect();
-            for ca in read.ca_ids_among(ids)? {
-                targets.extend(read.issued_by(ca)?);
+/// What an evaluation reads from the store.
+struct Stored {
+    rows: Vec<crate::model::CertRow>,
+    usage: HashMap<i64, Usage>,
+    only: Option<HashSet<i64>>,
+    identity_profiles: HashMap<String, Option<String>>,
+    profiles: Vec<crate::policy::Profile>,
+    rules: Vec<MatchRule>,
+    exceptions: Vec<crate::policy::compliance::ExceptionRef>,
+    version: Option<String>,
+}
+
+impl Stored {
+    fn load(read: Read<'_>, ids: Option<&[i64]>) -> Result<Stored, StoreError> {
+        let (rows, usage, only) = match ids {
+            None => (read.policy_rows()?, read.usage_map()?, None),
+            Some(ids) => {
+                let mut targets: HashSet<i64> = ids.iter().copied().collect();
+                for ca in read.ca_ids_among(ids)? {
+                    targets.extend(read.issued_by(ca)?);
+                }
+                let targets: Vec<i64> = targets.into_iter().collect();
+                let rows = read.policy_rows_around(&targets)?;
+                let only = renewal_groups(&rows, &targets);
+                let row_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                (rows, read.usage_for(&row_ids)?, Some(only))
             }
-            let targets: Vec<i64> = targets.into_iter().collect();
-            let rows = read.policy_rows_around(&targets)?;
-            let only = renewal_groups(&rows, &targets);
-            let row_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            (rows, read.usage_for(&row_ids)?, Some(only))
+        };
+        Ok(Stored {
+            rows,
+            usage,
+            only,
+            identity_profiles: read.identity_profiles()?,
+            profiles: read.profiles()?,
+            rules: read.profile_rules()?.into_iter().map(|r| r.rule).collect(),
+            exceptions: read.exception_refs()?,
+            version: read.current_policy_version()?.map(|v| v.version),
+        })
+    }
+
+    fn inventory(&self) -> Inventory<'_> {
+        Inventory {
+            rows: &self.rows,
+            usage: &self.usage,
+            identity_profiles: &self.identity_profiles,
+            profiles: &self.profiles,
+            rules: &self.rules,
+            exceptions: &self.exceptions,
+            version: self.version.as_deref(),
+            only: self.only.as_ref(),
         }
-    };
-    let identity_profiles = read.identity_profiles()?;
-    let profiles = read.profiles()?;
-    let rules: Vec<MatchRule> = read.profile_rules()?.into_iter().map(|r| r.rule).collect();
-    let exceptions = read.exception_refs()?;
-    let version = read.current_policy_version()?.map(|v| v.version);
-    let evals = evaluate_inventory(&Inventory {
-        rows: &rows,
-        usage: &usage,
-        identity_profiles: &identity_profiles,
-        profiles: &profiles,
-        rules: &rules,
-        exceptions: &exceptions,
-        version: version.as_deref(),
-        only: only.as_ref(),
-    });
-    Ok((evals, version))
+    }
 }
 
 /// The targets plus every certificate in a renewal group a target is (or was, before

@@ -543,6 +543,22 @@ pub struct Evaluation {
 
 /// Evaluates every certificate: resolves profiles, detects renewals, applies exceptions.
 pub fn evaluate_inventory(inv: &Inventory<'_>) -> Vec<Evaluation> {
+    let mut out = Vec::new();
+    evaluate_inventory_each(inv, |e| {
+        out.push(e);
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .unwrap_or_else(|never| match never {});
+    out
+}
+
+/// Evaluates the inventory like [`evaluate_inventory`], handing each certificate's result
+/// to `sink` as it is made: a caller that stores the results never holds the whole
+/// inventory's findings at once (a large import evaluates 100k certificates).
+pub fn evaluate_inventory_each<E>(
+    inv: &Inventory<'_>,
+    mut sink: impl FnMut(Evaluation) -> Result<(), E>,
+) -> Result<(), E> {
     let by_name: HashMap<&str, &Profile> =
         inv.profiles.iter().map(|p| (p.name.as_str(), p)).collect();
     let mut latest: HashMap<String, OffsetDateTime> = HashMap::with_capacity(inv.rows.len());
@@ -556,11 +572,13 @@ pub fn evaluate_inventory(inv: &Inventory<'_>) -> Vec<Evaluation> {
             *e = row.not_after;
         }
     }
-    inv.rows
+    for (row, key) in inv
+        .rows
         .iter()
         .zip(&keys)
         .filter(|(row, _)| inv.only.is_none_or(|o| o.contains(&row.id)))
-        .map(|(row, key)| {
+    {
+        {
             let identity_profile = row
                 .identity
                 .as_ref()
@@ -587,13 +605,14 @@ pub fn evaluate_inventory(inv: &Inventory<'_>) -> Vec<Evaluation> {
                         });
                 }
             }
-            Evaluation {
+            sink(Evaluation {
                 certificate_id: row.id,
                 profile: resolved.map(|(n, v)| (n.to_string(), v)),
                 findings,
-            }
-        })
-        .collect()
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Non-compliance across certificate rows at `now`, for dashboards and the policy view:

@@ -132,48 +132,75 @@ impl Tx<'_> {
         partial: bool,
         now: OffsetDateTime,
     ) -> Result<()> {
-        let now_s = crate::clock::rfc3339(now);
         if partial {
-            let mut df = self
-                .tx
-                .prepare_cached("DELETE FROM findings WHERE certificate_id = ?1")?;
-            let mut dp = self
-                .tx
-                .prepare_cached("DELETE FROM certificate_profiles WHERE certificate_id = ?1")?;
-            for e in evals {
-                df.execute([e.certificate_id])?;
-                dp.execute([e.certificate_id])?;
-            }
+            let ids: Vec<i64> = evals.iter().map(|e| e.certificate_id).collect();
+            self.clear_evaluation(Some(&ids))?;
         } else {
-            self.tx.execute("DELETE FROM findings", [])?;
-            self.tx.execute("DELETE FROM certificate_profiles", [])?;
+            self.clear_evaluation(None)?;
         }
-        let mut fp = self.tx.prepare_cached(
-            "INSERT INTO certificate_profiles (certificate_id, profile, via) VALUES (?1, ?2, ?3)",
-        )?;
+        let now_s = crate::clock::rfc3339(now);
+        for e in evals {
+            self.store_evaluation(e, &now_s)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the stored evaluation results of `ids` (all of them with `None`), before
+    /// their new results are stored with [`Tx::store_evaluation`]. One statement over the
+    /// ids (as a JSON array), whatever their number.
+    pub fn clear_evaluation(&self, ids: Option<&[i64]>) -> Result<()> {
+        match ids {
+            Some(ids) => {
+                let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+                self.tx.execute(
+                    "DELETE FROM findings WHERE certificate_id IN (SELECT value FROM json_each(?1))",
+                    [&list],
+                )?;
+                self.tx.execute(
+                    "DELETE FROM certificate_profiles
+                     WHERE certificate_id IN (SELECT value FROM json_each(?1))",
+                    [&list],
+                )?;
+            }
+            None => {
+                self.tx.execute("DELETE FROM findings", [])?;
+                self.tx.execute("DELETE FROM certificate_profiles", [])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores one certificate's evaluation (its previous one cleared first), evaluated at
+    /// `evaluated_at` (RFC 3339).
+    pub fn store_evaluation(&self, e: &Evaluation, evaluated_at: &str) -> Result<()> {
+        if let Some((p, via)) = &e.profile {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO certificate_profiles (certificate_id, profile, via) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![e.certificate_id, p, via.as_str()])?;
+        }
+        if e.findings.is_empty() {
+            return Ok(());
+        }
         let mut ff = self.tx.prepare_cached(
             "INSERT INTO findings (certificate_id, rule, severity, message, value, profile, policy_version,
                  applies_from, applies_until, evaluated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
-        for e in evals {
-            if let Some((p, via)) = &e.profile {
-                fp.execute(params![e.certificate_id, p, via.as_str()])?;
-            }
-            for f in &e.findings {
-                ff.execute(params![
-                    e.certificate_id,
-                    f.rule,
-                    f.severity.as_str(),
-                    f.message,
-                    f.value,
-                    f.profile,
-                    f.policy_version,
-                    f.applies_from.map(|t| t.unix_timestamp()),
-                    f.applies_until.map(|t| t.unix_timestamp()),
-                    now_s
-                ])?;
-            }
+        for f in &e.findings {
+            ff.execute(params![
+                e.certificate_id,
+                f.rule,
+                f.severity.as_str(),
+                f.message,
+                f.value,
+                f.profile,
+                f.policy_version,
+                f.applies_from.map(|t| t.unix_timestamp()),
+                f.applies_until.map(|t| t.unix_timestamp()),
+                evaluated_at
+            ])?;
         }
         Ok(())
     }
@@ -325,11 +352,17 @@ impl Read<'_> {
             }
             return Ok(());
         }
-        let mut by_id: HashMap<i64, Vec<Finding>> = HashMap::new();
-        let mut st = self
-            .c
-            .prepare_cached(&format!("{FINDING_SELECT} ORDER BY f.id"))?;
-        for r in st.query_map([], finding)? {
+        // Only the listed rows' findings: one query over their ids (as a JSON array),
+        // so a filtered list of a large inventory reads what it shows, not every finding.
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+        let mut by_id: HashMap<i64, Vec<Finding>> = HashMap::with_capacity(ids.len());
+        let mut st = self.c.prepare_cached(&format!(
+            "{FINDING_SELECT} WHERE f.certificate_id IN (SELECT value FROM json_each(?1)) ORDER BY f.id"
+        ))?;
+        for r in st.query_map([list], finding)? {
             let (id, f) = r?;
             by_id.entry(id).or_default().push(f);
         }
