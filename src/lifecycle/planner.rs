@@ -177,20 +177,18 @@ pub fn plan(
     // Urgency first: a missing certificate, then the earliest due time.
     // The sort key is the due instant as plain nanoseconds: comparing `OffsetDateTime`s
     // normalises offsets on every comparison, which dominated the sort at 100k.
-    let mut order: Vec<(bool, i128, usize, Option<OffsetDateTime>)> = candidates
+    let dues: Vec<Option<OffsetDateTime>> = candidates.iter().map(due_at).collect();
+    let mut order: Vec<(bool, i128, usize)> = dues
         .iter()
         .enumerate()
-        .map(|(i, c)| {
-            let d = due_at(c);
-            (d.is_some(), d.map_or(0, |d| d.unix_timestamp_nanos()), i, d)
-        })
+        .map(|(i, d)| (d.is_some(), d.map_or(0, |d| d.unix_timestamp_nanos()), i))
         .collect();
-    order.sort_unstable_by_key(|&(some, nanos, i, _)| (some, nanos, i));
+    order.sort_unstable();
     let mut spent: HashMap<i64, Spent> = HashMap::new();
     let empty = AuthorityState::default();
     let mut out = Vec::with_capacity(candidates.len());
-    for (_, _, i, due) in order {
-        let c = &candidates[i];
+    for (_, _, i) in order {
+        let (c, due) = (&candidates[i], dues[i]);
         let decision = decide(c, due, now, authorities, &empty, &mut spent, rules);
         out.push(Planned {
             identity_id: c.identity_id,
