@@ -561,3 +561,72 @@ fn policy_check_on_the_hostile_and_weak_fixtures_is_exact_in_json_and_safe_on_sc
     );
     assert!(screen.contains("owner.missing"));
 }
+
+/// A real-world bundle: five public roots as Debian ships them. Old, long-lived CAs break
+/// none of the crypto rules (a root's own SHA-1 self-signature is not judged), but each has
+/// no owner, and the one that expired in 2025 is an error that names its expiry.
+#[test]
+fn policy_check_on_a_real_world_bundle_finds_what_an_operator_would() {
+    let deck = support::Deck::new();
+    let roots = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/realworld/public-roots.pem"
+    );
+    assert_eq!(
+        deck.cmd()
+            .args(["import", roots])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(0)
+    );
+    let load = deck
+        .cmd()
+        .args(["policy", "load", "--starter"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        load.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let out = deck
+        .cmd()
+        .args(["policy", "check", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "an expired root is an error");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut found: Vec<(String, String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert_eq!(f["fingerprint_sha256"].as_str().unwrap().len(), 64, "{f}");
+            (
+                f["name"].as_str().unwrap().to_string(),
+                f["rule"].as_str().unwrap().to_string(),
+                f["value"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    let expect = |n: &str, r: &str, val: &str| (n.to_string(), r.to_string(), val.to_string());
+    assert_eq!(
+        found,
+        vec![
+            expect("Amazon Root CA 1", "owner.missing", ""),
+            expect(
+                "Baltimore CyberTrust Root",
+                "cert.expired",
+                "2025-05-12T23:59:00Z"
+            ),
+            expect("Baltimore CyberTrust Root", "owner.missing", ""),
+            expect("DigiCert Global Root G2", "owner.missing", ""),
+            expect("GlobalSign Root CA", "owner.missing", ""),
+            expect("ISRG Root X1", "owner.missing", ""),
+        ]
+    );
+}
