@@ -657,9 +657,15 @@ mod tests {
 
     #[test]
     fn only_policy_words_wait_for_findings() {
-        assert!(!Filter::parse("owner:x expires<30d weak").unwrap().needs_findings());
-        assert!(Filter::parse("owner:x noncompliant").unwrap().needs_findings());
-        assert!(Filter::parse("!rule:cert.expired").unwrap().needs_findings());
+        assert!(!Filter::parse("owner:x expires<30d weak")
+            .unwrap()
+            .needs_findings());
+        assert!(Filter::parse("owner:x noncompliant")
+            .unwrap()
+            .needs_findings());
+        assert!(Filter::parse("!rule:cert.expired")
+            .unwrap()
+            .needs_findings());
         let f = Filter::parse("owner:payments compliant").unwrap();
         let mut r = row();
         assert!(f.matches_before_findings(&r, NOW));

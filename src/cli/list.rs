@@ -120,9 +120,15 @@ pub fn write_list(
     // Rows are judged on their own fields first; findings are read only for the rows
     // that pass (the output shows them), and the words about findings judged after.
     let read = ctx.store.read();
+    let started = std::time::Instant::now();
     let mut rows = read.certificate_rows_without_findings(sel)?;
     rows.retain(|r| filter.matches_before_findings(r, now));
     read.attach_findings(&mut rows)?;
+    tracing::debug!(
+        rows = rows.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "list: rows and their findings read"
+    );
     if filter.needs_findings() {
         rows.retain(|r| filter.matches(r, now));
     }

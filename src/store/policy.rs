@@ -253,7 +253,8 @@ const FINDING_SELECT: &str = "SELECT f.certificate_id, f.rule, f.severity, f.mes
 
 /// [`FINDING_SELECT`] for an inventory without exceptions in force (the usual case):
 /// the same columns, without a correlated exception lookup per finding.
-const FINDING_SELECT_PLAIN: &str = "SELECT f.certificate_id, f.rule, f.severity, f.message, f.value,
+const FINDING_SELECT_PLAIN: &str =
+    "SELECT f.certificate_id, f.rule, f.severity, f.message, f.value,
         f.profile, f.policy_version, NULL, NULL, NULL, f.applies_from, f.applies_until
     FROM findings f";
 
@@ -389,10 +390,10 @@ impl Read<'_> {
     /// Whether any exception has not been revoked (expired ones included: whether an
     /// exception is still in force is decided against the clock when findings are read).
     pub fn has_unrevoked_exceptions(&self) -> Result<bool> {
-        Ok(self.c.prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM exceptions WHERE revoked_at IS NULL)",
-        )?
-        .query_row([], |r| r.get(0))?)
+        Ok(self
+            .c
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM exceptions WHERE revoked_at IS NULL)")?
+            .query_row([], |r| r.get(0))?)
     }
 
     pub fn current_policy_version(&self) -> Result<Option<PolicyVersion>> {
