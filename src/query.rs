@@ -455,9 +455,7 @@ impl<'f> Step<'f> {
     fn matches(&self, r: &CertRow, hay: &Haystack, now: OffsetDateTime) -> bool {
         match self {
             Step::Text(t) => {
-                hay.text.contains(t)
-                    || r.serial.contains(t)
-                    || r.fingerprint_sha256.starts_with(t)
+                hay.text.contains(t) || r.serial.contains(t) || r.fingerprint_sha256.starts_with(t)
             }
             Step::Cn(t) => hay.cn().is_some_and(|cn| cn.contains(t)),
             Step::San(t) => !r.sans.is_empty() && hay.sans().contains(t),

@@ -337,7 +337,11 @@ fn tree_nodes(screen: &str, tree_width: usize) -> std::collections::BTreeMap<Str
         }
         // Counts are the trailing words: "12" or "12 ▲3".
         let words: Vec<&str> = pane.split_whitespace().collect();
-        let n = if words.last().is_some_and(|w| w.starts_with('▲')) { 2 } else { 1 };
+        let n = if words.last().is_some_and(|w| w.starts_with('▲')) {
+            2
+        } else {
+            1
+        };
         let (name, counts) = words.split_at(words.len() - n);
         out.insert(name.join(" "), counts.join(" "));
     }
@@ -382,8 +386,10 @@ fn the_profiles_tree_counts_each_profile_and_the_unprofiled_first() {
     let unprofiled = expected["(no profile)"].0;
     c.keys("j");
     assert!(
-        c.screen()
-            .contains(&format!("Certificates · (no profile) ({unprofiled} of {})", rows.len())),
+        c.screen().contains(&format!(
+            "Certificates · (no profile) ({unprofiled} of {})",
+            rows.len()
+        )),
         "{}",
         c.screen()
     );

@@ -65,7 +65,7 @@ pub enum TaskResult {
     Inventory {
         generation: u64,
         /// The rows with their haystacks and index, built off the input path.
-        rows: Result<LoadedInventory, String>,
+        rows: Result<Box<LoadedInventory>, String>,
     },
 }
 
@@ -202,6 +202,7 @@ impl App {
                 }
                 match rows {
                     Ok(loaded) => {
+                        let loaded = *loaded;
                         self.sh.inventory.rows = Arc::new(loaded.rows);
                         self.sh.inventory.haystacks = Arc::new(loaded.haystacks);
                         self.sh.inventory.index = Arc::new(loaded.index);
@@ -644,7 +645,7 @@ pub fn run_task(read: crate::store::Read<'_>, task: &Task) -> TaskResult {
             generation: *generation,
             rows: read
                 .certificate_rows(crate::store::RowSelect::default())
-                .map(LoadedInventory::of)
+                .map(|rows| Box::new(LoadedInventory::of(rows)))
                 .map_err(|e| crate::sanitize::sanitize(&e.to_string()).into_owned()),
         },
     }

@@ -188,7 +188,12 @@ mod tests {
         let owners = idx.groups(Grouping::Owners);
         assert_eq!(
             owners.names,
-            vec![None, Some("api".into()), Some("Payments".into()), Some("web".into())]
+            vec![
+                None,
+                Some("api".into()),
+                Some("Payments".into()),
+                Some("web".into())
+            ]
         );
         assert_eq!(owners.of_row, vec![3, 0, 2, 3, 1]);
         let profiles = idx.groups(Grouping::Profiles);
