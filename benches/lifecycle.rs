@@ -78,6 +78,7 @@ kind = "local"
 environment = "prod"
 ca_cert = "{d}/ca.pem"
 credential = "file:{d}/ca.key"
+orders_per_3h = 100000000
 certs_per_domain_per_week = 100000000
 duplicates_per_week = 100000
 "#
@@ -141,10 +142,13 @@ fn issuance(c: &mut Criterion) {
         b.iter(|| {
             let done = lc::renew_due(&mut ctx, &alice, &opts, &connectors, false).unwrap();
             assert_eq!(done.len(), ESTATE);
-            assert!(done.iter().all(|r| r
-                .outcome
-                .as_ref()
-                .is_some_and(|o| o.diagnosis.is_none() && o.job.state == JobState::Verified)));
+            for r in &done {
+                let verified = r
+                    .outcome
+                    .as_ref()
+                    .is_some_and(|o| o.diagnosis.is_none() && o.job.state == JobState::Verified);
+                assert!(verified, "{}", serde_json::to_string(r).unwrap());
+            }
             // Two thirds of a 90-day lifetime later, the whole estate is due again.
             clock.advance(Duration::days(61));
         })

@@ -81,10 +81,14 @@ pub struct WorkflowConfig {
     pub pending_expiry_hours: u32,
     /// The longest exception anyone may ask for, in days (exceptions always expire).
     pub exception_max_days: u32,
+    /// An approved issuance request authorises renewals (same names, profile, authority)
+    /// for this many days after approval; then a new approval is needed. 0 = no lapse.
+    pub issuance_approval_days: u32,
     pub issuance: ReviewRule,
     pub delegation: ReviewRule,
     pub exception: ReviewRule,
     pub ca_approval: ReviewRule,
+    pub revocation: ReviewRule,
 }
 
 impl Default for WorkflowConfig {
@@ -92,10 +96,12 @@ impl Default for WorkflowConfig {
         WorkflowConfig {
             pending_expiry_hours: 7 * 24,
             exception_max_days: 90,
+            issuance_approval_days: 365,
             issuance: ReviewRule::default(),
             delegation: ReviewRule::default(),
             exception: ReviewRule::default(),
             ca_approval: ReviewRule::default(),
+            revocation: ReviewRule::default(),
         }
     }
 }

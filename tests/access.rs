@@ -714,6 +714,7 @@ fn gate_for(ctx: &ops::Ctx, who: &certdeck::model::Actor, name: &str) -> Vec<Str
         key_type: certdeck::policy::profile::KeyType::EcdsaP256,
         validity_days: 90,
         authority: "letsencrypt".into(),
+        authority_approved: false,
         authority_environment: Some(Environment::Prod),
         identity_environment: Some(Environment::Prod),
         profile: Some(profile),

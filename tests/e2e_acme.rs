@@ -129,15 +129,14 @@ fn http01_issues_renews_and_revokes_through_pebble() {
     assert_eq!(old.status.as_str(), "superseded");
     assert_eq!(ctx.store.read().ledger_count("order").unwrap(), 2);
 
-    // Revocation at the CA.
-    lc::revoke(
+    // Revocation at the CA, once a second operator approved it.
+    servers::revoke_with_approval(
         &mut ctx,
         &alice,
         again.job.certificate_id.unwrap(),
         "superseded",
         &Standard::default(),
-    )
-    .unwrap();
+    );
     let row = ctx
         .store
         .read()
@@ -146,7 +145,15 @@ fn http01_issues_renews_and_revokes_through_pebble() {
         .unwrap();
     assert_eq!(row.status.as_str(), "revoked");
     // Revoking twice is refused by certdeck before the CA is asked.
-    assert!(lc::revoke(&mut ctx, &alice, row.id, "superseded", &Standard::default()).is_err());
+    assert!(lc::revoke(
+        &mut ctx,
+        &alice,
+        row.id,
+        "superseded",
+        None,
+        &Standard::default()
+    )
+    .is_err());
 }
 
 #[test]

@@ -382,7 +382,7 @@ fn every_key_type_is_issued_by_the_local_ca() {
 }
 
 #[test]
-fn revoking_a_local_ca_certificate_writes_a_crl_listing_it() {
+fn revoking_a_local_ca_certificate_after_approval_writes_a_crl_listing_it() {
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice) = testing::ctx_at(T0);
     servers::load_test_profile(&mut ctx, &alice);
@@ -395,14 +395,13 @@ fn revoking_a_local_ca_certificate_writes_a_crl_listing_it() {
     let opts = fast(&mut ctx, 1);
     let out = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
     let cert_id = out.job.certificate_id.unwrap();
-    lc::revoke(
+    servers::revoke_with_approval(
         &mut ctx,
         &alice,
         cert_id,
         "key_compromise",
         &Standard::default(),
-    )
-    .unwrap();
+    );
     let row = ctx.store.read().certificate_row(cert_id).unwrap().unwrap();
     assert_eq!(row.status.as_str(), "revoked");
     let crl_pem = std::fs::read_to_string(dir.path().join("ca/ca.crl")).unwrap();
@@ -610,9 +609,31 @@ fn run_once_renews_what_is_due_and_status_tells_monitoring_when_a_person_is_need
     assert_eq!(st["due"], 0);
     assert_eq!(st["needs_attention"], false);
 
-    // Revoke by identity name; the local CA writes no CRL here (none configured).
+    // Revoke by identity name: the default policy wants one approval, so the first
+    // `revoke` opens a request (exit 0, its id printed), a second operator (platform, on
+    // the same database) approves, and the second `revoke` carries it out. The local CA
+    // writes no CRL here (none configured).
+    let asked = deck.json(&["revoke", "api", "--reason", "key_compromise", "--json"]);
+    assert_eq!(asked["outcome"], "requested", "{asked}");
+    let id = asked["request"]["id"].as_i64().expect("request id");
+    {
+        let (mut ctx, _clock, admin) = testing::ctx_on(&deck.db, support::now());
+        testing::grant(
+            &mut ctx,
+            &admin,
+            "pat",
+            certdeck::access::Role::Platform,
+            Default::default(),
+        );
+        certdeck::ops::workflow::approve(&mut ctx, &testing::operator("pat"), id, "confirmed")
+            .unwrap();
+    }
     let (code, out, err) = deck.run(&["revoke", "api", "--reason", "key_compromise"]);
     assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("revoked certificate") && out.contains(&format!("request {id}")),
+        "{out}"
+    );
     let (code, _, err) = deck.run(&["revoke", "api", "--reason", "because"]);
     assert_ne!(code, 0);
     assert!(err.contains("unknown revocation reason"), "{err}");

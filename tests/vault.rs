@@ -175,7 +175,7 @@ fn vault_signs_our_csr_and_revokes_by_serial() {
         .unwrap()
         .unwrap();
     assert_eq!(row.issuer_cn.as_deref(), Some("Fake Vault Intermediate"));
-    lc::revoke(&mut ctx, &alice, row.id, "superseded", &Standard::default()).unwrap();
+    servers::revoke_with_approval(&mut ctx, &alice, row.id, "superseded", &Standard::default());
     let revoked = vault.revoked.lock().unwrap().clone();
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0].replace(':', ""), row.serial);

@@ -456,6 +456,40 @@ pub fn reviewer_role(
     )
 }
 
+/// The roles `actor` may review a request with when the request itself names the role
+/// that approves (an issuance request under a profile with `approver_role`): a grant of
+/// exactly that role whose scope covers the object. The RACI letters do not matter here:
+/// the profile, written by the A of *define profiles*, already said who decides.
+pub fn holder_roles(
+    read: Read<'_>,
+    actor: &Actor,
+    role: Role,
+    object: &ObjectRef,
+) -> Result<Vec<Role>, Denied> {
+    let what = "review this issuance request";
+    if actor.kind != ActorKind::Operator {
+        return Err(Denied::new(actor, what, "only operators review requests"));
+    }
+    let grants = read
+        .grants_of(&actor.name)
+        .map_err(|e| Denied::new(actor, what, e.to_string()))?;
+    if grants
+        .iter()
+        .any(|g| g.role == role && g.scope.covers(object))
+    {
+        Ok(vec![role])
+    } else {
+        Err(Denied::new(
+            actor,
+            what,
+            format!(
+                "the profile says {role} approves; needs {role} with a scope covering {}",
+                describe_objects(std::slice::from_ref(object))
+            ),
+        ))
+    }
+}
+
 /// Whether changing the matrix is allowed: only an unscoped central-PKI operator may,
 /// whatever the matrix itself says (so the matrix cannot lock its administrators out).
 pub fn authorize_matrix_change(read: Read<'_>, actor: &Actor) -> Result<(), Denied> {

@@ -202,9 +202,10 @@ impl LocalCa {
         if let Some(first) = req.sans.first() {
             p.distinguished_name.push(DnType::CommonName, first.clone());
         }
+        // Backdated a little for clocks that run behind; the lifetime counts from there, so
+        // it is the authority's, never longer than the profile allows.
         p.not_before = req.now - Duration::minutes(5);
-        // The authority's lifetime, never longer than the profile allows.
-        p.not_after = req.now
+        p.not_after = p.not_before
             + req
                 .validity
                 .map_or(self.default_validity, |v| v.min(self.default_validity));

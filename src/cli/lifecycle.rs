@@ -430,6 +430,22 @@ pub fn run(a: RunArgs, env: &Env) -> CliResult {
                 ),
             }
         }
+        // Requests past their expiry are recorded as expired (audited) every round, and
+        // approved revocations are carried out.
+        if let Err(e) = crate::ops::workflow::expire_due(&mut ctx, &actor) {
+            eprintln!("certdeck: expiring requests: {}", sanitize(&e.to_string()));
+        }
+        match lc::revoke_approved(&mut ctx, &actor, &crate::ca::Standard::default()) {
+            Ok(done) => {
+                for (id, r) in done {
+                    match r {
+                        Ok(_) => println!("request {id}: revocation carried out"),
+                        Err(e) => eprintln!("certdeck: request {id}: {}", sanitize(&e.to_string())),
+                    }
+                }
+            }
+            Err(e) => eprintln!("certdeck: revocations: {}", sanitize(&e.to_string())),
+        }
         lc::evaluate_alerts(&mut ctx, &actor)?;
         if a.once || stopped() {
             return Ok(exit::OK);
@@ -458,6 +474,12 @@ pub struct RevokeArgs {
     /// cessation_of_operation, privilege_withdrawn
     #[arg(long)]
     pub reason: String,
+    /// Why, for the reviewer (when the profile wants approval; defaults to the reason).
+    #[arg(long)]
+    pub justification: Option<String>,
+    /// Print the outcome as JSON (an opened request with its `id`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn revoke(a: RevokeArgs, env: &Env) -> CliResult {
@@ -472,13 +494,50 @@ pub fn revoke(a: RevokeArgs, env: &Env) -> CliResult {
         })?,
         None => super::resolve_certificate(ctx.store.read(), &a.target)?,
     };
-    lc::revoke(
+    let out = lc::revoke(
         &mut ctx,
         &actor,
         cert_id,
         &a.reason,
+        a.justification.as_deref(),
         &crate::ca::Standard::default(),
     )?;
-    println!("revoked certificate {cert_id} ({})", sanitize(&a.reason));
+    if a.json {
+        json_out(&out)?;
+        return Ok(exit::OK);
+    }
+    match out {
+        lc::Revoked::Revoked {
+            certificate,
+            reason,
+            request,
+        } => println!(
+            "revoked certificate {cert_id} ({}, {}){}",
+            &certificate[..16.min(certificate.len())],
+            sanitize(&reason),
+            request
+                .map(|r| format!(" as approved by request {r}"))
+                .unwrap_or_default()
+        ),
+        lc::Revoked::Requested { request, opened } => {
+            println!(
+                "not revoked yet: revoking certificate {cert_id} needs approval; request {} {}",
+                request.id,
+                if opened {
+                    "opened"
+                } else {
+                    "is already waiting"
+                }
+            );
+            println!(
+                "  {}/{} approvals; once approved, run `certdeck revoke {} --reason {}` again \
+                 (or let `certdeck run` do it)",
+                request.approvals().count(),
+                request.approvals_required,
+                sanitize(&a.target),
+                sanitize(&a.reason)
+            );
+        }
+    }
     Ok(exit::OK)
 }

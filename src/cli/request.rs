@@ -174,6 +174,7 @@ pub fn request(c: RequestCommand, env: &Env) -> CliResult {
                 environment,
                 sans,
                 validity_days,
+                approver_role: None,
             },
             common,
         ),
@@ -252,7 +253,7 @@ pub fn requests(a: RequestsArgs, env: &Env) -> CliResult {
     } else {
         read.requests(&crate::store::RequestFilter {
             requester: a.mine.then(|| actor.name.clone()),
-            state: None,
+            ..Default::default()
         })?
     };
     if let Some(s) = state {

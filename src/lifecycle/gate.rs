@@ -25,18 +25,25 @@ pub struct Terms {
     pub profile: Option<String>,
     /// The profile itself, to judge what the CA returns.
     pub policy: Option<crate::policy::profile::Profile>,
+    /// The approved issuance request this issuance rests on, when the profile wants
+    /// approval (cited in the job's audit record).
+    pub approval: Option<i64>,
 }
 
 /// Decides whether `identity` may be issued a certificate by `authority` now, through
 /// the policy issuance gate (`policy::gate`): the identity's profile, the environments,
-/// the names, the key type, the requester's scopes. A request the profile wants
-/// approved first is `policy_denied` here with the approvals it needs named.
+/// the names, the key type, the requester's scopes. An authority the profile does not
+/// list is usable when a CA-source approval covers it for the profile. When the profile
+/// wants approval, an approved issuance request for this identity that still covers it
+/// (names, profile, authority, threshold, not lapsed) lets it through; otherwise it is
+/// `policy_denied` naming the request to open, or the one that no longer covers it.
 pub fn check(
     read: Read<'_>,
     identity: &Identity,
     authority: &Authority,
     actor: &crate::model::Actor,
     now: OffsetDateTime,
+    workflow: &crate::config::WorkflowConfig,
 ) -> Result<Terms, Diagnosis> {
     use crate::policy::gate::{gate, GateDecision, IssuanceRequest, Requester, RequesterScope};
     let denied = |m: String| Diagnosis::new(Category::PolicyDenied, m);
@@ -73,12 +80,19 @@ pub fn check(
         .as_ref()
         .and_then(|p| p.max_validity_days)
         .unwrap_or(90);
+    let authority_approved = match &profile {
+        Some(p) if !p.authorities.contains(&authority.name) => read
+            .authority_approved_for(&authority.name, &p.name)
+            .map_err(|e| denied(format!("reading CA-source approvals: {e}")))?,
+        _ => false,
+    };
     let req = IssuanceRequest {
         sans: identity.sans.clone(),
         key_type: crate::policy::profile::KeyType::parse(key_type.as_str())
             .ok_or_else(|| denied(format!("key type {key_type} is unknown to policy")))?,
         validity_days,
         authority: authority.name.clone(),
+        authority_approved,
         authority_environment: authority.environment,
         identity_environment: identity.environment,
         profile: profile.clone(),
@@ -90,13 +104,16 @@ pub fn check(
         },
         now,
     };
+    let mut approval = None;
     match gate(&req) {
         GateDecision::Allow => {}
         GateDecision::NeedsApproval { approvals, role } => {
-            return Err(denied(format!(
-                "profile {} wants {approvals} approval(s) by {role} before issuance: open an issuance request",
-                identity.profile.as_deref().unwrap_or("-")
-            )))
+            let p = profile
+                .as_ref()
+                .expect("approval is only asked under a profile");
+            approval = Some(approved_issuance(
+                read, identity, authority, p, approvals, &role, now, workflow,
+            )?);
         }
         GateDecision::Deny(reasons) => {
             return Err(denied(
@@ -116,7 +133,78 @@ pub fn check(
         allow_fallback: true,
         profile: Some(p.name.clone()),
         policy: Some(p),
+        approval,
     })
+}
+
+/// The approved issuance request that covers this issuance, or a `policy_denied`
+/// diagnosis saying which request to open (or why the one on record no longer covers it).
+#[allow(clippy::too_many_arguments)]
+fn approved_issuance(
+    read: Read<'_>,
+    identity: &Identity,
+    authority: &Authority,
+    profile: &crate::policy::profile::Profile,
+    approvals: u32,
+    role: &str,
+    now: OffsetDateTime,
+    workflow: &crate::config::WorkflowConfig,
+) -> Result<i64, Diagnosis> {
+    use crate::workflow::{issuance_covers, issuance_names, IssuanceSubject, Kind, State};
+    let subject = IssuanceSubject {
+        identity: &identity.name,
+        sans: &identity.sans,
+        profile: &profile.name,
+        authority: &authority.name,
+        approvals,
+        approver_role: role,
+    };
+    let lapse = (workflow.issuance_approval_days > 0)
+        .then(|| Duration::days(workflow.issuance_approval_days as i64));
+    let requests = read
+        .requests(&crate::store::RequestFilter {
+            kind: Some(Kind::Issuance),
+            ..Default::default()
+        })
+        .map_err(|e| {
+            Diagnosis::new(
+                Category::PolicyDenied,
+                format!("reading issuance requests: {e}"),
+            )
+        })?;
+    // Newest first: the most recent word on this identity explains the hold, and a
+    // pending request is the one to point at.
+    let mut why = None;
+    for r in requests.iter().filter(|r| issuance_names(r, &subject)) {
+        match issuance_covers(r, &subject, now, lapse) {
+            Ok(()) => return Ok(r.id),
+            Err(e) => {
+                let pending = r.effective_state(now) == State::Pending;
+                if why.is_none() || pending {
+                    why = Some((e, pending));
+                }
+                if pending {
+                    break;
+                }
+            }
+        }
+    }
+    let head = format!(
+        "profile {} wants {approvals} approval(s) by {role} before issuing {}",
+        profile.name, identity.name
+    );
+    let open = format!(
+        "open one with `certdeck request issuance --identity {} --justification ...`",
+        identity.name
+    );
+    Err(Diagnosis::new(
+        Category::PolicyDenied,
+        match why {
+            Some((e, true)) => format!("{head}: {e}; it waits on a reviewer"),
+            Some((e, false)) => format!("{head}: {e}; {open}"),
+            None => format!("{head}: no issuance request approves it; {open}"),
+        },
+    ))
 }
 
 /// Checks a certificate the CA returned against what was asked and what the profile

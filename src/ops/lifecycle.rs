@@ -11,7 +11,7 @@ use crate::audit::Entry;
 use crate::ca::Connectors;
 use crate::lifecycle::estate::{AuthoritySpec, Change, Estate, IdentitySpec, OwnerSpec, Plan};
 use crate::lifecycle::{Diagnosis, Job, JobState};
-use crate::model::{Actor, AuthorityKind, CertStatus, Environment, Identity};
+use crate::model::{Actor, AuthorityKind, Environment, Identity};
 use crate::store::Read;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -360,87 +360,8 @@ fn san_set(sans: &[String]) -> String {
 
 // ---------------------------------------------------------------- revocation
 
-/// The RFC 5280 reasons `revoke --reason` accepts.
-pub const REVOCATION_REASONS: [&str; 7] = [
-    "unspecified",
-    "key_compromise",
-    "ca_compromise",
-    "affiliation_changed",
-    "superseded",
-    "cessation_of_operation",
-    "privilege_withdrawn",
-];
-
-/// Revokes certificate `cert_id` at the authority that issued it (the local CA rewrites
-/// its CRL), then records the revocation. A certificate of no known authority is only
-/// marked revoked in the inventory when the authority is `external`.
-pub fn revoke(
-    ctx: &mut Ctx,
-    actor: &Actor,
-    cert_id: i64,
-    reason: &str,
-    connectors: &dyn Connectors,
-) -> OpResult<()> {
-    if !REVOCATION_REASONS.contains(&reason) {
-        return Err(OpError::Invalid(format!(
-            "unknown revocation reason {reason:?} (expected one of: {})",
-            REVOCATION_REASONS.join(", ")
-        )));
-    }
-    let read = ctx.store.read();
-    let row = read
-        .certificate_row(cert_id)?
-        .ok_or_else(|| OpError::NotFound(format!("certificate {cert_id}")))?;
-    if row.status == CertStatus::Revoked {
-        return Err(OpError::Conflict(format!(
-            "certificate {} is already revoked",
-            &row.fingerprint_sha256[..16]
-        )));
-    }
-    let authority = match &row.authority {
-        Some(a) => read.authority_by_name(a)?,
-        None => None,
-    };
-    let der = read.certificate_der(cert_id)?.unwrap_or_default();
-    crate::access::authorize(read, actor, Activity::RenewalResponse, ctx.now())?;
-    let now = ctx.now();
-    if let Some(a) = &authority {
-        if a.kind != AuthorityKind::External {
-            let mut all = read.revocations_for_authority(a.id)?;
-            all.push(crate::ca::RevokedEntry {
-                serial: row.serial.clone(),
-                revoked_at: now,
-                reason: reason.to_string(),
-            });
-            let connector = connectors
-                .connector(a)
-                .map_err(|d| OpError::Invalid(d.to_string()))?;
-            connector
-                .revoke(&crate::ca::Revocation {
-                    leaf_der: &der,
-                    reason,
-                    now,
-                    all_revoked: &all,
-                })
-                .map_err(|d| OpError::Invalid(format!("{d} — {}", d.next_step())))?;
-        }
-    }
-    let authority_id = authority.as_ref().map(|a| a.id);
-    run(
-        ctx,
-        actor,
-        Activity::RenewalResponse,
-        "certificate.revoke",
-        ("certificate", &row.fingerprint_sha256),
-        |tx, now| {
-            tx.insert_revocation(cert_id, authority_id, reason, now)?;
-            tx.set_certificate_status(cert_id, CertStatus::Revoked)?;
-            tx.append_audit(actor, now, &Entry::success("certificate.revoke", "certificate", row.fingerprint_sha256.clone(),
-            json!({"reason": reason, "authority": row.authority, "identity": row.identity, "serial": row.serial})))?;
-            Ok(())
-        },
-    )
-}
+// Revocation goes through approval; it lives in `ops::revocation`.
+pub use super::revocation::{revoke, revoke_approved, Revoked, REVOCATION_REASONS};
 
 // ---------------------------------------------------------------- planning
 

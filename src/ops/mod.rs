@@ -8,6 +8,7 @@ pub mod import;
 pub mod inventory;
 pub mod lifecycle;
 pub mod policy;
+pub mod revocation;
 pub mod workflow;
 
 use crate::access::{Activity, Denied};

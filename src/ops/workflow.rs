@@ -30,6 +30,7 @@ pub fn open(
         Kind::Delegation => ctx.config.workflow.delegation.clone(),
         Kind::Exception => ctx.config.workflow.exception.clone(),
         Kind::CaApproval => ctx.config.workflow.ca_approval.clone(),
+        Kind::Revocation => ctx.config.workflow.revocation.clone(),
     };
     let ttl = time::Duration::hours(ctx.config.workflow.pending_expiry_hours.max(1) as i64);
     run_checked(
@@ -39,6 +40,9 @@ pub fn open(
         "request.open",
         ("request", kind.as_str()),
         |tx, now| {
+            // What is approved is fixed now, from the inventory as it is, and so is the
+            // threshold when the profile sets it.
+            let (payload, rule) = settle(tx.read(), payload, rule)?;
             // The request must be about something that exists.
             subject(tx.read(), &payload)?;
             let id = tx.insert_request(
@@ -133,6 +137,7 @@ fn normalize(p: Payload, max_days: u32) -> OpResult<Payload> {
             environment,
             sans,
             validity_days,
+            approver_role,
         } => {
             if identity.is_none() && sans.is_empty() {
                 return Err(OpError::Invalid(
@@ -149,9 +154,154 @@ fn normalize(p: Payload, max_days: u32) -> OpResult<Payload> {
                     .map(|s| s.trim().to_ascii_lowercase())
                     .collect(),
                 validity_days,
+                approver_role,
+            }
+        }
+        Payload::Revocation {
+            certificate,
+            reason,
+            identity,
+        } => {
+            if !crate::ops::lifecycle::REVOCATION_REASONS.contains(&reason.as_str()) {
+                return Err(OpError::Invalid(format!(
+                    "unknown revocation reason {reason:?} (expected one of: {})",
+                    crate::ops::lifecycle::REVOCATION_REASONS.join(", ")
+                )));
+            }
+            Payload::Revocation {
+                certificate: certificate
+                    .trim()
+                    .trim_start_matches("sha256:")
+                    .replace(':', "")
+                    .to_ascii_lowercase(),
+                reason,
+                identity,
             }
         }
         p @ Payload::CaApproval { .. } => p,
+    })
+}
+
+/// Fixes what an issuance or revocation request approves from the inventory as it is,
+/// and takes the threshold from the profile when it sets one. An issuance request for an
+/// identity records its names, profile and authority (the approval covers exactly those)
+/// and needs the profile's `approvals` by its `approver_role`; a revocation needs the
+/// certificate's profile's `revocation_approvals`.
+fn settle(
+    read: Read<'_>,
+    p: Payload,
+    mut rule: crate::config::ReviewRule,
+) -> OpResult<(Payload, crate::config::ReviewRule)> {
+    match p {
+        Payload::Issuance {
+            identity,
+            profile,
+            authority,
+            environment,
+            sans,
+            validity_days,
+            ..
+        } => {
+            let ident = match &identity {
+                Some(n) => Some(
+                    read.identity_by_name(n)?
+                        .ok_or_else(|| OpError::NotFound(format!("identity {n}")))?,
+                ),
+                None => {
+                    let want = workflow::san_set(&sans);
+                    let mut same: Vec<_> = read
+                        .identities()?
+                        .into_iter()
+                        .filter(|i| workflow::san_set(&i.sans) == want)
+                        .collect();
+                    if same.len() == 1 {
+                        same.pop()
+                    } else {
+                        None
+                    }
+                }
+            };
+            let (profile, authority, environment, sans) = match &ident {
+                Some(i) => {
+                    for (what, asked, has) in [
+                        ("profile", &profile, &i.profile),
+                        ("authority", &authority, &i.authority),
+                    ] {
+                        if let Some(a) = asked.as_deref().filter(|a| Some(*a) != has.as_deref()) {
+                            return Err(OpError::Invalid(format!(
+                                "identity {} has {what} {}, not {a}: change the identity first \
+                                 (the approval covers the identity as it will be issued)",
+                                i.name,
+                                has.as_deref().unwrap_or("(none)")
+                            )));
+                        }
+                    }
+                    (
+                        i.profile.clone(),
+                        i.authority.clone(),
+                        i.environment.or(environment),
+                        if sans.is_empty() {
+                            i.sans.clone()
+                        } else {
+                            sans
+                        },
+                    )
+                }
+                None => (profile, authority, environment, sans),
+            };
+            let mut approver_role = None;
+            if let Some(pr) = profile.as_deref().map(|n| read.profile(n)).transpose()? {
+                if let Some(pr) = pr.filter(|pr| pr.approvals > 0) {
+                    rule.approvals = pr.approvals;
+                    // One role approves: distinct roles could never be met.
+                    rule.distinct_roles = false;
+                    approver_role = pr.approver_role.clone();
+                }
+            }
+            Ok((
+                Payload::Issuance {
+                    identity: ident.map(|i| i.name).or(identity),
+                    profile,
+                    authority,
+                    environment,
+                    sans,
+                    validity_days,
+                    approver_role,
+                },
+                rule,
+            ))
+        }
+        Payload::Revocation {
+            certificate,
+            reason,
+            ..
+        } => {
+            let row = certificate_by_fingerprint(read, &certificate)?;
+            rule.approvals = super::revocation::approvals_needed(read, &row)?.max(1);
+            Ok((
+                Payload::Revocation {
+                    certificate: row.fingerprint_sha256.clone(),
+                    reason,
+                    identity: row.identity.clone(),
+                },
+                rule,
+            ))
+        }
+        p => Ok((p, rule)),
+    }
+}
+
+/// One certificate by its full SHA-256 fingerprint.
+fn certificate_by_fingerprint(read: Read<'_>, fp: &str) -> OpResult<crate::model::CertRow> {
+    let ids = read.certificates_by_fingerprint_prefix(fp)?;
+    match ids.as_slice() {
+        [id] if fp.len() == 64 => read.certificate_row(*id)?,
+        _ => None,
+    }
+    .ok_or_else(|| {
+        OpError::NotFound(format!(
+            "certificate with SHA-256 fingerprint {fp} (give all 64 hex digits)"
+        ))
     })
 }
 
@@ -184,18 +334,13 @@ fn subject(read: Read<'_>, p: &Payload) -> OpResult<Subject> {
                     dns_names: i.sans,
                 })
             } else {
-                let ids = read.certificates_by_fingerprint_prefix(object_id)?;
-                let row = match ids.as_slice() {
-                    [id] if object_id.len() == 64 => read.certificate_row(*id)?,
-                    _ => None,
-                }
-                .ok_or_else(|| {
-                    OpError::NotFound(format!(
-                        "certificate with SHA-256 fingerprint {object_id} (give all 64 hex digits)"
-                    ))
-                })?;
+                let row = certificate_by_fingerprint(read, object_id)?;
                 Subject::Object(super::certificate_object(&row))
             }
+        }
+        Payload::Revocation { certificate, .. } => {
+            let row = certificate_by_fingerprint(read, certificate)?;
+            Subject::Object(super::certificate_object(&row))
         }
         Payload::Issuance {
             identity,
@@ -242,9 +387,20 @@ pub fn reviewer_roles(read: Read<'_>, actor: &Actor, req: &Request) -> Result<Ve
             &|mine: &Scope| mine.contains(&s),
             &format!("scope {s}"),
         ),
-        Subject::Object(o) => {
-            access::reviewer_role(read, actor, req.activity, req.responsible_may_approve, &o)
-        }
+        Subject::Object(o) => match &req.payload {
+            // The profile names who approves its issuance (it was written by whoever
+            // holds A for defining profiles): the holders of that role, within scope.
+            Payload::Issuance {
+                approver_role: Some(r),
+                ..
+            } => {
+                let role: Role = r
+                    .parse()
+                    .map_err(|e: String| Denied::new(actor, "review this request", e))?;
+                access::holder_roles(read, actor, role, &o)
+            }
+            _ => access::reviewer_role(read, actor, req.activity, req.responsible_may_approve, &o),
+        },
     }
 }
 
@@ -471,10 +627,38 @@ fn apply(
             Ok(json!({"authority": authority, "profile": profile}))
         }
         Payload::Exception { .. } => apply_exception(tx, actor, now, req),
-        Payload::Issuance { .. } => {
-            // The lifecycle engine issues for an approved request; approval records the
-            // permission the gate asked for.
-            Ok(json!({"approved_for_issuance": true}))
+        Payload::Issuance { identity, sans, .. } => {
+            // The approval is the permission the issuance gate looks for. A job the gate
+            // held for it is made due now rather than after its backoff.
+            let released = match identity {
+                Some(i) => tx.release_held_jobs(i, now)?,
+                None => Vec::new(),
+            };
+            for job in &released {
+                tx.append_audit(
+                    actor,
+                    now,
+                    &Entry::success(
+                        "job.release",
+                        "job",
+                        job.to_string(),
+                        json!({"identity": identity, "request": req.id}),
+                    ),
+                )?;
+            }
+            Ok(
+                json!({"approved_for_issuance": true, "identity": identity, "sans": sans,
+                      "released_jobs": released}),
+            )
+        }
+        Payload::Revocation {
+            certificate,
+            reason,
+            ..
+        } => {
+            // Carried out by `certdeck revoke` (or `certdeck run`), which marks it used:
+            // the CA is never contacted inside this transaction.
+            Ok(json!({"authorised_revocation": certificate, "reason": reason}))
         }
     }
 }
@@ -627,6 +811,75 @@ pub fn current_scope(read: Read<'_>, req: &Request) -> OpResult<String> {
                 format!("approved for {}", p.join(", "))
             }
         }
+        Payload::Issuance {
+            identity: Some(i), ..
+        } => match read.identity_by_name(i)? {
+            Some(i) => format!(
+                "{} ({}) under {}, {} certificate",
+                i.name,
+                i.sans.join(","),
+                i.profile.as_deref().unwrap_or("no profile"),
+                if i.current_certificate_id.is_some() {
+                    "has a"
+                } else {
+                    "no"
+                }
+            ),
+            None => "identity not found".into(),
+        },
+        Payload::Revocation { certificate, .. } => {
+            match certificate_by_fingerprint(read, certificate) {
+                Ok(row) => format!(
+                    "{} {}, expires {}",
+                    row.display_name(),
+                    row.status.as_str(),
+                    crate::clock::rfc3339(row.not_after)
+                ),
+                Err(e) => e.to_string(),
+            }
+        }
         Payload::Exception { .. } | Payload::Issuance { .. } => "-".into(),
     })
+}
+
+/// The approved, not yet used revocation request for certificate `fingerprint`, if any
+/// (oldest first: the first approval is the one carried out).
+pub fn approved_revocation(
+    read: Read<'_>,
+    fingerprint: &str,
+    now: OffsetDateTime,
+) -> OpResult<Option<Request>> {
+    Ok(read
+        .requests(&RequestFilter {
+            kind: Some(Kind::Revocation),
+            state: Some(State::Approved),
+            ..Default::default()
+        })?
+        .into_iter()
+        .rev()
+        .find(|r| {
+            r.used_at.is_none()
+                && r.effective_state(now) == State::Approved
+                && matches!(&r.payload, Payload::Revocation { certificate, .. } if certificate == fingerprint)
+        }))
+}
+
+/// A pending revocation request for certificate `fingerprint`, if any (so asking twice
+/// points at the first request instead of opening another).
+pub fn pending_revocation(
+    read: Read<'_>,
+    fingerprint: &str,
+    now: OffsetDateTime,
+) -> OpResult<Option<Request>> {
+    Ok(read
+        .requests(&RequestFilter {
+            kind: Some(Kind::Revocation),
+            state: Some(State::Pending),
+            ..Default::default()
+        })?
+        .into_iter()
+        .find(|r| {
+            r.effective_state(now) == State::Pending
+                && matches!(&r.payload, Payload::Revocation { certificate, .. } if certificate == fingerprint)
+        }))
 }

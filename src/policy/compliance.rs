@@ -723,6 +723,7 @@ mod tests {
             owner_required: true,
             approvals: 0,
             approver_role: None,
+            revocation_approvals: 1,
             public: true,
             sans: SanRules {
                 dns_suffixes: vec!["example.com".into()],

@@ -38,6 +38,10 @@ pub struct IssuanceRequest {
     pub key_type: KeyType,
     pub validity_days: u32,
     pub authority: String,
+    /// The authority holds an approved CA-source approval for the profile (an approved
+    /// `ca-approval` request): usable as if the profile listed it.
+    #[serde(default)]
+    pub authority_approved: bool,
     /// The authority's environment; `None` (not declared) is never trusted.
     pub authority_environment: Option<Environment>,
     pub identity_environment: Option<Environment>,
@@ -163,14 +167,19 @@ pub fn gate(req: &IssuanceRequest) -> GateDecision {
     }
 
     // The profile's constraints.
-    if !p.authorities.contains(&req.authority) {
+    if !p.authorities.contains(&req.authority) && !req.authority_approved {
         deny.push(Reason::new(
             "authority",
             format!(
-                "authority {} is not approved for profile {} (approved: {})",
-                req.authority,
-                p.name,
-                p.authorities.join(", ")
+                "authority {a} is not approved for profile {p} (listed: {}); ask for it with \
+                 `certdeck request ca-approval --authority {a} --profile {p} --justification ...`",
+                if p.authorities.is_empty() {
+                    "none".to_string()
+                } else {
+                    p.authorities.join(", ")
+                },
+                a = req.authority,
+                p = p.name,
             ),
         ));
     }
@@ -371,6 +380,7 @@ mod tests {
             owner_required: true,
             approvals: 0,
             approver_role: None,
+            revocation_approvals: 1,
             public: false,
             sans: SanRules {
                 dns_suffixes: vec!["example.com".into()],
@@ -389,6 +399,7 @@ mod tests {
             key_type: KeyType::EcdsaP256,
             validity_days: 90,
             authority: format!("{env}-ca"),
+            authority_approved: false,
             authority_environment: Some(env),
             identity_environment: Some(env),
             profile: Some(profile(env)),
@@ -486,6 +497,14 @@ mod tests {
                 "unapproved authority",
                 |r| r.authority = "prod-other".into(),
                 vec!["authority"],
+            ),
+            (
+                "an authority the profile does not list but a CA-source approval covers",
+                |r| {
+                    r.authority = "prod-other".into();
+                    r.authority_approved = true;
+                },
+                vec![],
             ),
             (
                 "disallowed key",

@@ -32,6 +32,10 @@ pub struct Profile {
     /// Approvers needed before issuance (0 = none).
     pub approvals: u32,
     pub approver_role: Option<String>,
+    /// Approvals needed before one of its certificates is revoked (0 = revoke at once).
+    /// Profiles stored before the field existed read as the default, 1.
+    #[serde(default = "default_revocation_approvals")]
+    pub revocation_approvals: u32,
     /// Publicly trusted TLS: the CA/Browser Forum validity ceiling is an error, not advice.
     pub public: bool,
     pub sans: SanRules,
@@ -48,6 +52,13 @@ pub struct SanRules {
     pub wildcards: bool,
     pub ip: bool,
     pub max: u32,
+}
+
+/// A certificate is revoked after one approval unless its profile says otherwise.
+pub const DEFAULT_REVOCATION_APPROVALS: u32 = 1;
+
+fn default_revocation_approvals() -> u32 {
+    DEFAULT_REVOCATION_APPROVALS
 }
 
 /// When renewal is due: when this fraction of the lifetime remains, or this many days.
@@ -292,6 +303,8 @@ struct RawProfile {
     approvals: Option<S<i64>>,
     #[serde(default)]
     approver_role: Option<S<String>>,
+    #[serde(default)]
+    revocation_approvals: Option<S<i64>>,
     #[serde(default)]
     public: Option<bool>,
     #[serde(default)]
@@ -632,6 +645,33 @@ impl FileCheck<'_> {
             .approver_role
             .as_ref()
             .map(|s| s.get_ref().trim().to_string());
+        if let (Some(raw), Some(role)) = (&r.approver_role, approver_role.as_deref()) {
+            let known = ["central-pki", "platform", "app-owner", "compliance"];
+            if !role.is_empty() && !known.contains(&role) {
+                self.err(
+                    raw.span().start,
+                    "profile.approver_role",
+                    format!(
+                        "{role:?}: not a role that approves (one of {})",
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+        let revocation_approvals = match &r.revocation_approvals {
+            None => DEFAULT_REVOCATION_APPROVALS,
+            Some(a) => {
+                let v = *a.get_ref();
+                if !(0..=10).contains(&v) {
+                    self.err(
+                        a.span().start,
+                        "profile.revocation_approvals",
+                        format!("{v}: must be between 0 and 10 (0 = revoke without approval)"),
+                    );
+                }
+                v.clamp(0, 10) as u32
+            }
+        };
         if approvals > 0 && approver_role.as_deref().is_none_or(str::is_empty) {
             let at = r
                 .approvals
@@ -675,6 +715,7 @@ impl FileCheck<'_> {
             owner_required: r.owner_required.unwrap_or(true),
             approvals,
             approver_role: approver_role.filter(|s| !s.is_empty()),
+            revocation_approvals,
             public: r.public.unwrap_or(false),
             sans,
             source: format!("{}:{line}", self.file),
@@ -991,6 +1032,31 @@ max = 100
                 "profile.approver_role"
             ]
         );
+    }
+
+    #[test]
+    fn revocation_approvals_default_to_one_and_bad_values_name_their_line() {
+        let set = one(EXAMPLE).unwrap();
+        assert_eq!(set.profiles[0].revocation_approvals, 1);
+        let zero = EXAMPLE.replace("approvals = 0 ", "revocation_approvals = 0\napprovals = 0 ");
+        assert_eq!(one(&zero).unwrap().profiles[0].revocation_approvals, 0);
+        let bad = EXAMPLE.replace(
+            "approvals = 0 ",
+            "revocation_approvals = 11\napprovals = 0 ",
+        );
+        let e = one(&bad).unwrap_err();
+        assert_eq!(e.0.len(), 1, "{e:?}");
+        assert_eq!(e.0[0].field, "profile.revocation_approvals");
+        assert_eq!(e.0[0].line, 11, "{e:?}");
+        assert!(e.0[0].message.contains("between 0 and 10"), "{e:?}");
+    }
+
+    #[test]
+    fn an_approver_role_must_be_a_role_that_approves() {
+        let bad = EXAMPLE.replace("approver_role = \"central-pki\"", "approver_role = \"pki\"");
+        let e = one(&bad).unwrap_err();
+        assert_eq!(e.0[0].field, "profile.approver_role");
+        assert!(e.0[0].message.contains("\"pki\""), "{e:?}");
     }
 
     #[test]

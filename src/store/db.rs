@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0004_lifecycle.sql"),
     ),
     (5, "console", include_str!("migrations/0005_console.sql")),
+    (6, "workflow", include_str!("migrations/0006_workflow.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -25,6 +25,7 @@ pub struct NewRequest<'a> {
 pub struct RequestFilter {
     pub requester: Option<String>,
     pub state: Option<State>,
+    pub kind: Option<Kind>,
 }
 
 fn bad(msg: String) -> rusqlite::Error {
@@ -37,7 +38,7 @@ fn bad(msg: String) -> rusqlite::Error {
 
 const COLS: &str = "id, kind, state, requester, activity, payload, justification, ticket,
     approvals_required, distinct_roles, responsible_may_approve, created_at, expires_at,
-    decided_at, decided_by, decision_comment, result";
+    decided_at, decided_by, decision_comment, result, used_at, used_by";
 
 fn request_row(r: &Row<'_>) -> rusqlite::Result<Request> {
     let kind: String = r.get(1)?;
@@ -64,6 +65,8 @@ fn request_row(r: &Row<'_>) -> rusqlite::Result<Request> {
         decision_comment: r.get(15)?,
         reviews: Vec::new(),
         result: result.and_then(|s| serde_json::from_str(&s).ok()),
+        used_at: parse_opt_time(r.get(17)?)?,
+        used_by: r.get(18)?,
     })
 }
 
@@ -134,6 +137,49 @@ impl Tx<'_> {
         Ok(n == 1)
     }
 
+    /// Takes back an approval (issuance, revocation) that has not been used. Returns
+    /// false when the request was not approved, or already used.
+    pub fn revoke_request(
+        &self,
+        id: i64,
+        by: &str,
+        comment: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let n = self.tx.execute(
+            "UPDATE requests SET state = 'revoked', decided_by = ?2, decision_comment = ?3,
+                 decided_at = ?4
+             WHERE id = ?1 AND state = 'approved' AND used_at IS NULL",
+            params![id, by, comment, rfc3339(now)],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Records that an approval authorising one act was carried out. Returns false when
+    /// it was already used (or is not approved), so it is never used twice.
+    pub fn use_request(&self, id: i64, by: &str, now: OffsetDateTime) -> Result<bool> {
+        let n = self.tx.execute(
+            "UPDATE requests SET used_at = ?2, used_by = ?3
+             WHERE id = ?1 AND state = 'approved' AND used_at IS NULL",
+            params![id, rfc3339(now), by],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Makes an identity's job that the issuance gate held (failed, `policy_denied`) due
+    /// at once, so an approval is acted on without waiting out the backoff. Returns the
+    /// jobs released.
+    pub fn release_held_jobs(&self, identity: &str, now: OffsetDateTime) -> Result<Vec<i64>> {
+        let mut st = self.tx.prepare_cached(
+            "UPDATE jobs SET next_attempt_at = ?2
+             WHERE state = 'failed' AND diagnosis = 'policy_denied'
+               AND identity_id IN (SELECT id FROM identities WHERE name = ?1)
+             RETURNING id",
+        )?;
+        let rows = st.query_map(params![identity, now.unix_timestamp()], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+    }
+
     pub fn approve_authority_for_profile(
         &self,
         authority_id: i64,
@@ -195,10 +241,15 @@ impl Read<'_> {
         let mut st = self.c.prepare_cached(&format!(
             "SELECT {COLS} FROM requests
              WHERE (?1 IS NULL OR requester = ?1) AND (?2 IS NULL OR state = ?2)
+               AND (?3 IS NULL OR kind = ?3)
              ORDER BY id DESC"
         ))?;
         let rows = st.query_map(
-            params![f.requester, f.state.map(|s| s.as_str())],
+            params![
+                f.requester,
+                f.state.map(|s| s.as_str()),
+                f.kind.map(|k| k.as_str())
+            ],
             request_row,
         )?;
         let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;

@@ -1,5 +1,6 @@
-//! Requests and their review: issuance, delegation, policy exception, CA source approval.
-//! `pending → approved | denied | withdrawn | expired`. The rules here are pure (a request,
+//! Requests and their review: issuance, delegation, policy exception, CA source approval,
+//! revocation. `pending → approved | denied | withdrawn | expired`, and an approved
+//! issuance or revocation request can later be `revoked` (it then authorises nothing). The rules here are pure (a request,
 //! a reviewer, a clock in; a decision out); `ops::workflow` loads, authorizes, applies and
 //! audits in one transaction.
 //!
@@ -19,14 +20,16 @@ pub enum Kind {
     Delegation,
     Exception,
     CaApproval,
+    Revocation,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::Issuance,
         Kind::Delegation,
         Kind::Exception,
         Kind::CaApproval,
+        Kind::Revocation,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -34,6 +37,7 @@ impl Kind {
             Kind::Delegation => "delegation",
             Kind::Exception => "exception",
             Kind::CaApproval => "ca_approval",
+            Kind::Revocation => "revocation",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
@@ -47,6 +51,9 @@ impl Kind {
             // Exceptions bend the constraints; issuance the gate held back is judged by
             // whoever defines the profiles it was held against.
             Kind::Exception | Kind::Issuance => Activity::DefineProfiles,
+            // Revoking is part of failure response: its R asks, its A (platform by
+            // default) decides, so no one takes a certificate out of service alone.
+            Kind::Revocation => Activity::RenewalResponse,
         }
     }
 }
@@ -65,6 +72,8 @@ pub enum State {
     Denied,
     Withdrawn,
     Expired,
+    /// An approval taken back after the fact (issuance, revocation): it authorises nothing.
+    Revoked,
 }
 
 impl State {
@@ -75,6 +84,7 @@ impl State {
             State::Denied => "denied",
             State::Withdrawn => "withdrawn",
             State::Expired => "expired",
+            State::Revoked => "revoked",
         }
     }
     pub fn parse(s: &str) -> Option<State> {
@@ -84,6 +94,7 @@ impl State {
             State::Denied,
             State::Withdrawn,
             State::Expired,
+            State::Revoked,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -117,7 +128,9 @@ pub enum Payload {
     },
     /// Use an authority for a profile.
     CaApproval { authority: String, profile: String },
-    /// A certificate the issuance gate held for approval.
+    /// A certificate the issuance gate held for approval. Opened for an identity, it
+    /// records the identity's names, profile and authority as they are: the approval
+    /// covers exactly those.
     Issuance {
         identity: Option<String>,
         profile: Option<String>,
@@ -125,6 +138,17 @@ pub enum Payload {
         environment: Option<Environment>,
         sans: Vec<String>,
         validity_days: Option<u32>,
+        /// The role the profile says approves (approvals from other roles do not count).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approver_role: Option<String>,
+    },
+    /// Revoke one certificate (full SHA-256 fingerprint) for an RFC 5280 reason.
+    Revocation {
+        certificate: String,
+        reason: String,
+        /// The identity it serves, if any (for reviewers).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identity: Option<String>,
     },
 }
 
@@ -135,6 +159,7 @@ impl Payload {
             Payload::Exception { .. } => Kind::Exception,
             Payload::CaApproval { .. } => Kind::CaApproval,
             Payload::Issuance { .. } => Kind::Issuance,
+            Payload::Revocation { .. } => Kind::Revocation,
         }
     }
 
@@ -156,13 +181,30 @@ impl Payload {
             Payload::Issuance {
                 identity,
                 profile,
+                authority,
                 sans,
                 ..
             } => format!(
-                "issue {} ({}) under {}",
+                "issue {} ({}) under {}{}",
                 identity.as_deref().unwrap_or("-"),
                 sans.join(","),
-                profile.as_deref().unwrap_or("no profile")
+                profile.as_deref().unwrap_or("no profile"),
+                authority
+                    .as_deref()
+                    .map(|a| format!(" from {a}"))
+                    .unwrap_or_default()
+            ),
+            Payload::Revocation {
+                certificate,
+                reason,
+                identity,
+            } => format!(
+                "revoke {}{} ({reason})",
+                &certificate[..certificate.len().min(16)],
+                identity
+                    .as_deref()
+                    .map(|i| format!(" of {i}"))
+                    .unwrap_or_default()
             ),
         }
     }
@@ -219,6 +261,10 @@ pub struct Request {
     pub reviews: Vec<Review>,
     /// What approval applied (e.g. the grant or exception id), as JSON.
     pub result: Option<serde_json::Value>,
+    /// When an approval that authorises one act (a revocation) was carried out.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub used_at: Option<OffsetDateTime>,
+    pub used_by: Option<String>,
 }
 
 impl Request {
@@ -347,6 +393,114 @@ pub fn review(
     })
 }
 
+/// An issuance as the lifecycle engine is about to make it: what an approved issuance
+/// request must cover.
+#[derive(Debug, Clone)]
+pub struct IssuanceSubject<'a> {
+    pub identity: &'a str,
+    pub sans: &'a [String],
+    pub profile: &'a str,
+    pub authority: &'a str,
+    /// The profile's threshold as it stands now: approvals by `approver_role`.
+    pub approvals: u32,
+    pub approver_role: &'a str,
+}
+
+/// Names compared as a set: order, case and repeats do not make a different certificate.
+pub fn san_set(sans: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = sans.iter().map(|s| s.trim().to_ascii_lowercase()).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Whether issuance request `req` is about this issuance at all: it names the identity,
+/// or (opened by names alone) asks for exactly its set of names.
+pub fn issuance_names(req: &Request, s: &IssuanceSubject<'_>) -> bool {
+    match &req.payload {
+        Payload::Issuance { identity, sans, .. } => match identity {
+            Some(i) => i == s.identity,
+            None => san_set(sans) == san_set(s.sans),
+        },
+        _ => false,
+    }
+}
+
+/// Whether `req` authorises issuing `s` at `now`. An approval covers the names, profile
+/// and authority it recorded, by approvals that meet the profile's threshold *as it is
+/// now* (raising the threshold calls for a new approval); it lapses `lapse` after it was
+/// given (`None`: never). Only an approved request authorises: pending, denied,
+/// withdrawn, expired and revoked ones do not. `Err` says why, in words an operator can
+/// act on.
+pub fn issuance_covers(
+    req: &Request,
+    s: &IssuanceSubject<'_>,
+    now: OffsetDateTime,
+    lapse: Option<time::Duration>,
+) -> Result<(), String> {
+    let Payload::Issuance {
+        profile,
+        authority,
+        sans,
+        ..
+    } = &req.payload
+    else {
+        return Err(format!("request {} is not an issuance request", req.id));
+    };
+    let id = req.id;
+    match req.effective_state(now) {
+        State::Approved => {}
+        State::Pending => {
+            return Err(format!(
+                "request {id} is pending ({}/{} approvals)",
+                req.approvals().count(),
+                req.approvals_required
+            ))
+        }
+        st => return Err(format!("request {id} was {st}: it authorises nothing")),
+    }
+    let (asked, now_names) = (san_set(sans), san_set(s.sans));
+    if !sans.is_empty() && asked != now_names {
+        return Err(format!(
+            "request {id} approved the names {}; {} now has {}: a change of names needs a new approval",
+            asked.join(","),
+            s.identity,
+            now_names.join(",")
+        ));
+    }
+    if let Some(p) = profile.as_deref().filter(|p| *p != s.profile) {
+        return Err(format!(
+            "request {id} was approved under profile {p}; {} is now under {}: a new approval is needed",
+            s.identity, s.profile
+        ));
+    }
+    if let Some(a) = authority.as_deref().filter(|a| *a != s.authority) {
+        return Err(format!(
+            "request {id} was approved for authority {a}, not {}: a new approval is needed",
+            s.authority
+        ));
+    }
+    let by_role = req
+        .approvals()
+        .filter(|r| r.role.as_str() == s.approver_role)
+        .count() as u32;
+    if by_role < s.approvals {
+        return Err(format!(
+            "request {id} has {by_role} approval(s) by {}; profile {} now wants {}",
+            s.approver_role, s.profile, s.approvals
+        ));
+    }
+    if let (Some(l), Some(at)) = (lapse, req.decided_at) {
+        if now >= at + l {
+            return Err(format!(
+                "the approval of request {id} lapsed at {} ([workflow] issuance_approval_days)",
+                crate::clock::rfc3339(at + l)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Whether `actor` may withdraw: only the requester, only while pending.
 pub fn withdraw(req: &Request, actor: &str, now: OffsetDateTime) -> Result<(), ReviewError> {
     if req.effective_state(now) != State::Pending {
@@ -396,6 +550,8 @@ mod tests {
             decision_comment: None,
             reviews: vec![],
             result: None,
+            used_at: None,
+            used_by: None,
         }
     }
 

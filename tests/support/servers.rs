@@ -324,3 +324,35 @@ pub fn write_test_profile(dir: &Path) -> PathBuf {
     std::fs::write(p.join("test-tls.toml"), TEST_PROFILE).unwrap();
     p
 }
+
+/// Revokes `cert_id` the way the default policy wants (one approval): `requester` asks,
+/// a second operator holding platform (A for renewal and failure response) approves, and
+/// the requester's second `revoke` carries it out. Returns the approving request's id.
+pub fn revoke_with_approval(
+    ctx: &mut certdeck::ops::Ctx,
+    requester: &certdeck::model::Actor,
+    cert_id: i64,
+    reason: &str,
+    connectors: &dyn certdeck::ca::Connectors,
+) -> i64 {
+    use certdeck::ops::lifecycle::{revoke, Revoked};
+    let asked = revoke(ctx, requester, cert_id, reason, Some("test"), connectors).unwrap();
+    let Revoked::Requested { request, .. } = asked else {
+        panic!("revocation needs an approval first, got {asked:?}")
+    };
+    let approver = certdeck::testing::operator("revocation-approver");
+    certdeck::testing::grant(
+        ctx,
+        requester,
+        &approver.name,
+        certdeck::access::Role::Platform,
+        Default::default(),
+    );
+    certdeck::ops::workflow::approve(ctx, &approver, request.id, "checked").unwrap();
+    match revoke(ctx, requester, cert_id, reason, None, connectors).unwrap() {
+        Revoked::Revoked {
+            request: Some(id), ..
+        } => id,
+        other => panic!("the approved revocation is carried out, got {other:?}"),
+    }
+}

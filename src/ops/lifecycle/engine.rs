@@ -296,7 +296,14 @@ fn plan_step(
     for &i in idx {
         let r = &mut jobs[i];
         let authority = authorities.get(read, &r.job.authority)?;
-        match gate::check(read, &r.subject.identity, &authority, actor, now) {
+        match gate::check(
+            read,
+            &r.subject.identity,
+            &authority,
+            actor,
+            now,
+            &ctx.config.workflow,
+        ) {
             Ok(t) => {
                 r.terms = t;
                 allowed.push(i);
@@ -391,6 +398,7 @@ fn order_step(
                 &authority,
                 actor,
                 now,
+                &ctx.config.workflow,
             ) {
                 Ok(t) => r.terms = t,
                 Err(d) => {
@@ -758,6 +766,7 @@ fn record_ordering(
             json!({
                 "identity": r.job.identity, "authority": r.job.authority,
                 "key": r.subject.key_type.as_str(), "profile": r.terms.profile, "gate": "allowed",
+                "approval_request": r.terms.approval,
             }),
         ),
     )?;
@@ -923,9 +932,7 @@ fn record_failure(
     let job = &r.job;
     let id = job.id;
     let attempts = job.attempts + 1;
-    let next = settings
-        .backoff()
-        .next_attempt(now, attempts, d.retry_after_secs);
+    let next = d.next_attempt(&settings.backoff(), now, attempts);
     tx.fail_job(id, resume_at, d.category, &d.message, attempts, next, now)?;
     // An order the CA judged (failed validation, refused names or account) is dead: the
     // retry places a new one. Transport failures keep it, to be resumed.

@@ -1,0 +1,630 @@
+//! Approvals the lifecycle engine acts on, with the local CA: an issuance the profile
+//! wants approved is held until another operator approves it, and the approval covers
+//! the identity's names, profile and authority as approved; an authority the profile does
+//! not list is usable once a CA-source approval says so; revocation goes through
+//! approval unless the profile says otherwise; pending requests expire on schedule.
+
+#[path = "support/servers.rs"]
+mod servers;
+mod support;
+
+use certdeck::access::{Role, Scope};
+use certdeck::ca::Standard;
+use certdeck::lifecycle::estate::Estate;
+use certdeck::lifecycle::{Category, JobState};
+use certdeck::model::Actor;
+use certdeck::ops::lifecycle::{self as lc, Revoked, RunOptions};
+use certdeck::ops::{workflow, Ctx, OpError};
+use certdeck::store::AuditQuery;
+use certdeck::testing::{self, grant, operator};
+
+use certdeck::workflow::{Payload, State};
+use std::path::Path;
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+const T0: OffsetDateTime = datetime!(2026-11-29 12:00 UTC);
+
+/// `held-tls` wants one central-pki approval before issuance; `open-tls` wants none and
+/// lets its certificates be revoked without approval. Neither lists the `backup` CA.
+fn policy(revocation_approvals: u32) -> String {
+    format!(
+        r#"
+[[profile]]
+name = "held-tls"
+environment = "prod"
+authorities = ["internal"]
+key_types = ["ecdsa-p256"]
+max_validity_days = 90
+owner_required = true
+approvals = 1
+approver_role = "central-pki"
+revocation_approvals = {revocation_approvals}
+[profile.sans]
+dns_suffixes = ["example.test"]
+
+[[profile]]
+name = "open-tls"
+environment = "prod"
+authorities = ["internal"]
+key_types = ["ecdsa-p256"]
+max_validity_days = 90
+owner_required = true
+revocation_approvals = 0
+[profile.sans]
+dns_suffixes = ["example.test"]
+"#
+    )
+}
+
+/// Two local CAs (`internal`, `backup`) and identity `www` under `profile`, issued by
+/// `authority`, for `sans`, deployed to files.
+fn estate(dir: &Path, profile: &str, authority: &str, sans: &[&str]) -> Estate {
+    Estate::parse(
+        &estate_text(dir, profile, authority, sans),
+        Path::new("estate.toml"),
+    )
+    .expect("estate parses")
+}
+
+fn estate_text(dir: &Path, profile: &str, authority: &str, sans: &[&str]) -> String {
+    let d = dir.display();
+    let ca = |name: &str| {
+        format!(
+            r#"
+[[authority]]
+name = "{name}"
+kind = "local"
+ca_cert = "{d}/{name}/ca.pem"
+credential = "file:{d}/{name}/ca.key"
+validity_days = 30
+environment = "prod"
+"#
+        )
+    };
+    let sans: Vec<String> = sans.iter().map(|s| format!("\"{s}\"")).collect();
+    format!(
+        r#"
+[[owner]]
+name = "edge-team"
+{}{}
+[[identity]]
+name = "www"
+owner = "edge-team"
+profile = "{profile}"
+authority = "{authority}"
+environment = "prod"
+sans = [{}]
+key = "ecdsa-p256"
+
+[[identity.target]]
+cert = "{d}/deploy/www.pem"
+key = "{d}/deploy/www.key"
+reload = "true"
+"#,
+        ca("internal"),
+        ca("backup"),
+        sans.join(", ")
+    )
+}
+
+/// alice (the bootstrapped administrator, who renews) and bob (central-pki) share one
+/// inventory; `www` is declared under `profile`.
+fn team(
+    dir: &Path,
+    profile: &str,
+    revocation_approvals: u32,
+) -> (Ctx, certdeck::FixedClock, Actor, Actor) {
+    let (mut ctx, clock, alice) = testing::ctx_at(T0);
+    certdeck::ops::policy::load_files(
+        &mut ctx,
+        &alice,
+        &[("policy.toml".into(), policy(revocation_approvals))],
+    )
+    .expect("policy loads");
+    grant(&mut ctx, &alice, "bob", Role::CentralPki, Scope::default());
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &estate(dir, profile, "internal", &["www.example.test"]),
+    )
+    .unwrap();
+    (ctx, clock, alice, operator("bob"))
+}
+
+fn issuance_for(identity: &str) -> Payload {
+    Payload::Issuance {
+        identity: Some(identity.into()),
+        profile: None,
+        authority: None,
+        environment: None,
+        sans: vec![],
+        validity_days: None,
+        approver_role: None,
+    }
+}
+
+fn renew(ctx: &mut Ctx, who: &Actor) -> lc::RunOutcome {
+    let opts = RunOptions::from_ctx(ctx, false);
+    lc::renew(ctx, who, "www", &opts, &Standard::default()).unwrap()
+}
+
+/// `renew www --now`: ignoring the backoff of a job held earlier.
+fn renew_now(ctx: &mut Ctx, who: &Actor) -> lc::RunOutcome {
+    let opts = RunOptions {
+        now: true,
+        ..RunOptions::from_ctx(ctx, false)
+    };
+    lc::renew(ctx, who, "www", &opts, &Standard::default()).unwrap()
+}
+
+fn job_audit(ctx: &Ctx, action: &str) -> Vec<serde_json::Value> {
+    ctx.store
+        .read()
+        .audit_records(&AuditQuery::default())
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == action)
+        .map(|r| r.details)
+        .collect()
+}
+
+#[test]
+fn an_issuance_the_profile_holds_waits_for_another_operators_approval_and_then_renews_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice, bob) = team(dir.path(), "held-tls", 1);
+
+    // Held before any CA is asked, with the request to open named.
+    let held = renew(&mut ctx, &alice);
+    let d = held.diagnosis.expect("held for approval");
+    assert_eq!(d.category, Category::PolicyDenied);
+    assert!(
+        d.message.contains("wants 1 approval(s) by central-pki")
+            && d.message
+                .contains("certdeck request issuance --identity www"),
+        "{}",
+        d.message
+    );
+    assert_eq!(ctx.store.read().certificate_count().unwrap(), 0);
+
+    // The request records what is approved: the identity as it stands, and the
+    // profile's threshold and approving role.
+    let req = workflow::open(&mut ctx, &alice, issuance_for("www"), "new site", None).unwrap();
+    let Payload::Issuance {
+        sans,
+        profile,
+        authority,
+        approver_role,
+        ..
+    } = &req.payload
+    else {
+        panic!("issuance payload")
+    };
+    assert_eq!(sans, &vec!["www.example.test".to_string()]);
+    assert_eq!(profile.as_deref(), Some("held-tls"));
+    assert_eq!(authority.as_deref(), Some("internal"));
+    assert_eq!(approver_role.as_deref(), Some("central-pki"));
+    assert_eq!(req.approvals_required, 1);
+
+    // Pending: still held, and the diagnosis points at the waiting request.
+    let d = renew_now(&mut ctx, &alice).diagnosis.expect("still held");
+    assert!(
+        d.message
+            .contains(&format!("request {} is pending", req.id)),
+        "{}",
+        d.message
+    );
+
+    // Nobody approves their own request.
+    let e = workflow::approve(&mut ctx, &alice, req.id, "mine").unwrap_err();
+    assert!(matches!(e, OpError::Denied(_)), "{e:?}");
+    // The profile says central-pki approves: a platform operator may not.
+    grant(&mut ctx, &alice, "carol", Role::Platform, Scope::default());
+    let e = workflow::approve(&mut ctx, &operator("carol"), req.id, "ok").unwrap_err();
+    assert!(e.to_string().contains("central-pki"), "{e}");
+
+    workflow::approve(&mut ctx, &bob, req.id, "site reviewed").unwrap();
+    // The held job was made due at once, not after its backoff.
+    assert_eq!(job_audit(&ctx, "job.release").len(), 1);
+    let out = renew(&mut ctx, &alice);
+    assert!(out.diagnosis.is_none(), "{:?}", out.diagnosis);
+    assert_eq!(out.job.state, JobState::Verified);
+    let cited = job_audit(&ctx, "job.ordering");
+    assert_eq!(cited.last().unwrap()["approval_request"], req.id);
+
+    // A renewal with the same names needs no new approval, and cites the same request.
+    let again = renew_now(&mut ctx, &alice);
+    assert!(again.diagnosis.is_none(), "{:?}", again.diagnosis);
+    assert_ne!(again.job.id, out.job.id);
+    assert_eq!(
+        job_audit(&ctx, "job.ordering").last().unwrap()["approval_request"],
+        req.id
+    );
+
+    // A change of names is a different certificate: held again, naming the reason.
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &estate(
+            dir.path(),
+            "held-tls",
+            "internal",
+            &["www.example.test", "shop.example.test"],
+        ),
+    )
+    .unwrap();
+    let d = renew_now(&mut ctx, &alice)
+        .diagnosis
+        .expect("held after a change of names");
+    assert_eq!(d.category, Category::PolicyDenied);
+    assert!(
+        d.message.contains("a change of names needs a new approval")
+            && d.message.contains("shop.example.test"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn a_denied_withdrawn_or_expired_issuance_request_authorises_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, clock, alice, bob) = team(dir.path(), "held-tls", 1);
+    let denied = workflow::open(&mut ctx, &alice, issuance_for("www"), "a", None).unwrap();
+    workflow::deny(&mut ctx, &bob, denied.id, "not this quarter").unwrap();
+    let d = renew(&mut ctx, &alice).diagnosis.unwrap();
+    assert!(
+        d.message
+            .contains(&format!("request {} was denied", denied.id)),
+        "{}",
+        d.message
+    );
+
+    let withdrawn = workflow::open(&mut ctx, &alice, issuance_for("www"), "b", None).unwrap();
+    workflow::withdraw(&mut ctx, &alice, withdrawn.id).unwrap();
+    let expired = workflow::open(&mut ctx, &alice, issuance_for("www"), "c", None).unwrap();
+    clock.advance(time::Duration::hours(
+        ctx.config.workflow.pending_expiry_hours as i64 + 1,
+    ));
+    let out = renew_now(&mut ctx, &alice);
+    let d = out.diagnosis.expect("nothing approves it");
+    assert!(
+        d.message
+            .contains(&format!("request {} was expired", expired.id)),
+        "{}",
+        d.message
+    );
+    assert_eq!(ctx.store.read().certificate_count().unwrap(), 0);
+}
+
+#[test]
+fn an_approval_lapses_after_the_configured_days_and_a_raised_threshold_needs_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, clock, alice, bob) = team(dir.path(), "held-tls", 1);
+    ctx.config.workflow.issuance_approval_days = 30;
+    let req = workflow::open(&mut ctx, &alice, issuance_for("www"), "site", None).unwrap();
+    workflow::approve(&mut ctx, &bob, req.id, "ok").unwrap();
+    assert!(renew(&mut ctx, &alice).diagnosis.is_none());
+
+    clock.advance(time::Duration::days(31));
+    let opts = RunOptions {
+        now: true,
+        ..RunOptions::from_ctx(&ctx, false)
+    };
+    let d = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default())
+        .unwrap()
+        .diagnosis
+        .expect("lapsed");
+    assert!(d.message.contains("lapsed"), "{}", d.message);
+
+    // With no lapse configured the same approval stands again, until the profile asks
+    // for more approvals than it got.
+    ctx.config.workflow.issuance_approval_days = 0;
+    let opts = RunOptions {
+        now: true,
+        ..RunOptions::from_ctx(&ctx, false)
+    };
+    assert!(
+        lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default())
+            .unwrap()
+            .diagnosis
+            .is_none()
+    );
+    certdeck::ops::policy::load_files(
+        &mut ctx,
+        &alice,
+        &[(
+            "policy.toml".into(),
+            policy(1).replace("approvals = 1\n", "approvals = 2\n"),
+        )],
+    )
+    .unwrap();
+    let d = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default())
+        .unwrap()
+        .diagnosis
+        .expect("threshold raised");
+    assert!(
+        d.message.contains("has 1 approval(s) by central-pki") && d.message.contains("now wants 2"),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn an_authority_the_profile_does_not_list_is_usable_once_a_ca_source_approval_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice, bob) = team(dir.path(), "open-tls", 0);
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &estate(dir.path(), "open-tls", "backup", &["www.example.test"]),
+    )
+    .unwrap();
+
+    // Not listed, not approved: refused, saying how to ask.
+    let d = renew(&mut ctx, &alice).diagnosis.expect("refused");
+    assert_eq!(d.category, Category::PolicyDenied);
+    assert!(
+        d.message
+            .contains("certdeck request ca-approval --authority backup --profile open-tls"),
+        "{}",
+        d.message
+    );
+
+    let req = workflow::open(
+        &mut ctx,
+        &alice,
+        Payload::CaApproval {
+            authority: "backup".into(),
+            profile: "open-tls".into(),
+        },
+        "second CA for resilience",
+        None,
+    )
+    .unwrap();
+    workflow::approve(&mut ctx, &bob, req.id, "CA reviewed").unwrap();
+    let out = renew_now(&mut ctx, &alice);
+    assert!(out.diagnosis.is_none(), "{:?}", out.diagnosis);
+    let row = ctx
+        .store
+        .read()
+        .certificate_row(out.job.certificate_id.unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.authority.as_deref(), Some("backup"));
+}
+
+fn issued(ctx: &mut Ctx, alice: &Actor) -> i64 {
+    let out = renew(ctx, alice);
+    assert!(out.diagnosis.is_none(), "{:?}", out.diagnosis);
+    out.job.certificate_id.unwrap()
+}
+
+fn status(ctx: &Ctx, id: i64) -> String {
+    ctx.store
+        .read()
+        .certificate_row(id)
+        .unwrap()
+        .unwrap()
+        .status
+        .as_str()
+        .to_string()
+}
+
+#[test]
+fn revoking_opens_a_request_and_the_approved_request_is_carried_out_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice, _bob) = team(dir.path(), "open-tls", 1);
+    // open-tls without the field: the default, one approval before revoking.
+    let policy_text = policy(1).replace("revocation_approvals = 0\n", "");
+    certdeck::ops::policy::load_files(&mut ctx, &alice, &[("policy.toml".into(), policy_text)])
+        .unwrap();
+    let cert = issued(&mut ctx, &alice);
+
+    // Not revoked: a request is opened and named.
+    let first = lc::revoke(
+        &mut ctx,
+        &alice,
+        cert,
+        "key_compromise",
+        Some("key left on a laptop"),
+        &Standard::default(),
+    )
+    .unwrap();
+    let Revoked::Requested { request, opened } = first else {
+        panic!("{first:?}")
+    };
+    assert!(opened);
+    assert_eq!(request.kind.as_str(), "revocation");
+    assert_eq!(status(&ctx, cert), "active");
+    // Asking again points at the same request.
+    let Revoked::Requested {
+        request: same,
+        opened,
+    } = lc::revoke(
+        &mut ctx,
+        &alice,
+        cert,
+        "key_compromise",
+        None,
+        &Standard::default(),
+    )
+    .unwrap()
+    else {
+        panic!()
+    };
+    assert!(!opened);
+    assert_eq!(same.id, request.id);
+
+    // Self-approval is refused; central-pki is only C for failure response, so bob may
+    // not approve either; a platform operator (A) does.
+    assert!(workflow::approve(&mut ctx, &alice, request.id, "mine").is_err());
+    let e = workflow::approve(&mut ctx, &operator("bob"), request.id, "ok").unwrap_err();
+    assert!(matches!(e, OpError::Denied(_)), "{e:?}");
+    grant(&mut ctx, &alice, "pat", Role::Platform, Scope::default());
+    workflow::approve(
+        &mut ctx,
+        &operator("pat"),
+        request.id,
+        "confirmed with owner",
+    )
+    .unwrap();
+    assert_eq!(
+        status(&ctx, cert),
+        "active",
+        "approval alone revokes nothing"
+    );
+
+    let done = lc::revoke(
+        &mut ctx,
+        &alice,
+        cert,
+        "key_compromise",
+        None,
+        &Standard::default(),
+    )
+    .unwrap();
+    assert!(
+        matches!(done, Revoked::Revoked { request: Some(id), .. } if id == request.id),
+        "{done:?}"
+    );
+    assert_eq!(status(&ctx, cert), "revoked");
+    let used = ctx.store.read().request(request.id).unwrap().unwrap();
+    assert_eq!(used.state, State::Approved);
+    assert!(used.used_at.is_some());
+    assert_eq!(used.used_by.as_deref(), Some("alice"));
+    let revoke_audit = job_audit(&ctx, "certificate.revoke");
+    assert_eq!(revoke_audit.last().unwrap()["request"], request.id);
+    assert_eq!(job_audit(&ctx, "request.use").len(), 1);
+}
+
+#[test]
+fn a_profile_with_no_revocation_approvals_revokes_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice, _bob) = team(dir.path(), "open-tls", 0);
+    let cert = issued(&mut ctx, &alice);
+    let out = lc::revoke(
+        &mut ctx,
+        &alice,
+        cert,
+        "superseded",
+        None,
+        &Standard::default(),
+    )
+    .unwrap();
+    assert!(
+        matches!(out, Revoked::Revoked { request: None, .. }),
+        "{out:?}"
+    );
+    assert_eq!(status(&ctx, cert), "revoked");
+    assert!(ctx
+        .store
+        .read()
+        .requests(&Default::default())
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn cli_an_issuance_held_for_approval_renews_once_another_operator_approves() {
+    let deck = support::Deck::new();
+    let dir = deck.dir.path();
+    std::fs::create_dir_all(dir.join("policy")).unwrap();
+    std::fs::write(dir.join("policy/p.toml"), policy(1)).unwrap();
+    assert_eq!(
+        deck.run(&["policy", "load", dir.join("policy").to_str().unwrap()])
+            .0,
+        0
+    );
+    let file = dir.join("estate.toml");
+    std::fs::write(
+        &file,
+        estate_text(dir, "held-tls", "internal", &["www.example.test"]),
+    )
+    .unwrap();
+    assert_eq!(deck.run(&["apply", file.to_str().unwrap()]).0, 0);
+
+    let (code, out, _) = deck.run(&["renew", "www"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("policy_denied") && out.contains("certdeck request issuance --identity www"),
+        "{out}"
+    );
+    let req = deck.json(&[
+        "request",
+        "issuance",
+        "--identity",
+        "www",
+        "--justification",
+        "new storefront",
+        "--json",
+    ]);
+    let id = req["id"].as_i64().unwrap();
+    assert_eq!(
+        req["payload"]["sans"],
+        serde_json::json!(["www.example.test"])
+    );
+
+    // The OS user who asked cannot approve; a second operator (central-pki) on the same
+    // database can.
+    let (code, _, err) = deck.run(&["approve", &id.to_string(), "--comment", "mine"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("own request"), "{err}");
+    {
+        let (mut ctx, _clock, admin) = testing::ctx_on(&deck.db, support::now());
+        grant(&mut ctx, &admin, "bob", Role::CentralPki, Scope::default());
+        workflow::approve(&mut ctx, &operator("bob"), id, "storefront reviewed").unwrap();
+    }
+    let (code, out, err) = deck.run(&["renew", "www"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("www: verified"), "{out}");
+}
+
+#[test]
+fn cli_run_marks_pending_requests_past_their_expiry_as_expired() {
+    let deck = support::Deck::new();
+    let req = deck.json(&[
+        "request",
+        "delegation",
+        "--user",
+        "dave",
+        "--role",
+        "platform",
+        "--justification",
+        "on call",
+        "--json",
+    ]);
+    let id = req["id"].as_i64().unwrap();
+    let (code, _, err) = deck.run(&["run", "--once"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        deck.json(&["requests", "--json"])[0]["state"],
+        "pending",
+        "not yet due"
+    );
+
+    // Eight days later (requests expire after 168 hours by default).
+    let out = deck
+        .cmd()
+        .env("CERTDECK_NOW", "2026-06-09T00:00:00Z")
+        .args(["run", "--once"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ctx, _clock, _) = testing::ctx_on(&deck.db, support::now());
+    let stored = ctx.store.read().request(id).unwrap().unwrap();
+    assert_eq!(stored.state, State::Expired, "recorded, not only computed");
+    let expiries: Vec<_> = ctx
+        .store
+        .read()
+        .audit_records(&AuditQuery::default())
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "request.expire")
+        .collect();
+    assert_eq!(expiries.len(), 1);
+    assert_eq!(expiries[0].object_id, id.to_string());
+}
