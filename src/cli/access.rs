@@ -1,4 +1,4 @@
-use super::output::{print_table, terminal_width, Column};
+use super::output::{print_json, print_rows, Column};
 use super::{CliError, CliResult, Env};
 use crate::access::{Activity, Letters, Role, Scope};
 use crate::model::Environment;
@@ -174,34 +174,14 @@ pub fn run(c: AccessCommand, env: &Env) -> CliResult {
             super::require_read(&ctx, &actor)?;
             let ops = ctx.store.read().operators()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&ops).unwrap_or_default());
+                print_json(&ops)?;
             } else {
                 let cols = [
-                    Column {
-                        header: "OPERATOR",
-                        drop_priority: 0,
-                        min: 8,
-                    },
-                    Column {
-                        header: "ROLE",
-                        drop_priority: 0,
-                        min: 8,
-                    },
-                    Column {
-                        header: "SCOPE",
-                        drop_priority: 0,
-                        min: 8,
-                    },
-                    Column {
-                        header: "GRANTED BY",
-                        drop_priority: 2,
-                        min: 6,
-                    },
-                    Column {
-                        header: "SINCE",
-                        drop_priority: 1,
-                        min: 10,
-                    },
+                    Column::new("OPERATOR", 0, 8),
+                    Column::new("ROLE", 0, 8),
+                    Column::new("SCOPE", 0, 8),
+                    Column::new("GRANTED BY", 2, 6),
+                    Column::new("SINCE", 1, 10),
                 ];
                 let mut rows = Vec::new();
                 for o in &ops {
@@ -224,13 +204,7 @@ pub fn run(c: AccessCommand, env: &Env) -> CliResult {
                         ]);
                     }
                 }
-                print_table(
-                    &mut std::io::stdout().lock(),
-                    &cols,
-                    &rows,
-                    terminal_width(),
-                )
-                .map_err(|e| CliError::failed(e.to_string()))?;
+                print_rows(&cols, &rows)?;
             }
         }
         AccessCommand::Raci {
@@ -262,37 +236,14 @@ pub fn run(c: AccessCommand, env: &Env) -> CliResult {
                         serde_json::Value::Object(o)
                     })
                     .collect();
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&rows).unwrap_or_default()
-                );
+                print_json(&rows)?;
             } else {
                 let cols = [
-                    Column {
-                        header: "ACTIVITY",
-                        drop_priority: 0,
-                        min: 12,
-                    },
-                    Column {
-                        header: "CENTRAL-PKI",
-                        drop_priority: 0,
-                        min: 3,
-                    },
-                    Column {
-                        header: "PLATFORM",
-                        drop_priority: 0,
-                        min: 3,
-                    },
-                    Column {
-                        header: "APP-OWNER",
-                        drop_priority: 0,
-                        min: 3,
-                    },
-                    Column {
-                        header: "COMPLIANCE",
-                        drop_priority: 0,
-                        min: 3,
-                    },
+                    Column::new("ACTIVITY", 0, 12),
+                    Column::new("CENTRAL-PKI", 0, 3),
+                    Column::new("PLATFORM", 0, 3),
+                    Column::new("APP-OWNER", 0, 3),
+                    Column::new("COMPLIANCE", 0, 3),
                 ];
                 let rows: Vec<Vec<String>> = Activity::ALL
                     .iter()
@@ -306,13 +257,7 @@ pub fn run(c: AccessCommand, env: &Env) -> CliResult {
                         r
                     })
                     .collect();
-                print_table(
-                    &mut std::io::stdout().lock(),
-                    &cols,
-                    &rows,
-                    terminal_width(),
-                )
-                .map_err(|e| CliError::failed(e.to_string()))?;
+                print_rows(&cols, &rows)?;
             }
         }
         AccessCommand::Sa(c) => return sa(c, &mut ctx, &actor),
@@ -369,7 +314,7 @@ fn sa(c: SaCommand, ctx: &mut crate::ops::Ctx, actor: &crate::model::Actor) -> C
                         j
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                print_json(&v)?;
                 return Ok(super::exit::OK);
             }
             let t = |o: Option<OffsetDateTime>| {

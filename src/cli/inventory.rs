@@ -1,5 +1,5 @@
-use super::output::{print_table, terminal_width, Column};
-use super::{resolve_certificate, CliError, CliResult, Env};
+use super::output::{print_json, print_rows, Column};
+use super::{resolve_certificate, CliResult, Env};
 use crate::model::{AuthorityKind, Environment};
 use crate::ops::inventory::{self, Assignment};
 use clap::{Args, Subcommand};
@@ -87,27 +87,12 @@ pub fn owner(c: OwnerCommand, env: &Env) -> CliResult {
         OwnerCommand::List { json } => {
             let owners = ctx.store.read().owners()?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&owners).unwrap_or_default()
-                );
+                print_json(&owners)?;
             } else {
                 let cols = [
-                    Column {
-                        header: "OWNER",
-                        drop_priority: 0,
-                        min: 8,
-                    },
-                    Column {
-                        header: "UNIT",
-                        drop_priority: 1,
-                        min: 6,
-                    },
-                    Column {
-                        header: "CONTACT",
-                        drop_priority: 2,
-                        min: 8,
-                    },
+                    Column::new("OWNER", 0, 8),
+                    Column::new("UNIT", 1, 6),
+                    Column::new("CONTACT", 2, 8),
                 ];
                 let rows: Vec<Vec<String>> = owners
                     .iter()
@@ -119,13 +104,7 @@ pub fn owner(c: OwnerCommand, env: &Env) -> CliResult {
                         ]
                     })
                     .collect();
-                print_table(
-                    &mut std::io::stdout().lock(),
-                    &cols,
-                    &rows,
-                    terminal_width(),
-                )
-                .map_err(|e| CliError::failed(e.to_string()))?;
+                print_rows(&cols, &rows)?;
             }
         }
     }
@@ -151,27 +130,12 @@ pub fn authority(c: AuthorityCommand, env: &Env) -> CliResult {
         AuthorityCommand::List { json } => {
             let list = ctx.store.read().authorities()?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&list).unwrap_or_default()
-                );
+                print_json(&list)?;
             } else {
                 let cols = [
-                    Column {
-                        header: "AUTHORITY",
-                        drop_priority: 0,
-                        min: 8,
-                    },
-                    Column {
-                        header: "KIND",
-                        drop_priority: 0,
-                        min: 5,
-                    },
-                    Column {
-                        header: "ENV",
-                        drop_priority: 1,
-                        min: 4,
-                    },
+                    Column::new("AUTHORITY", 0, 8),
+                    Column::new("KIND", 0, 5),
+                    Column::new("ENV", 1, 4),
                 ];
                 let rows: Vec<Vec<String>> = list
                     .iter()
@@ -185,13 +149,7 @@ pub fn authority(c: AuthorityCommand, env: &Env) -> CliResult {
                         ]
                     })
                     .collect();
-                print_table(
-                    &mut std::io::stdout().lock(),
-                    &cols,
-                    &rows,
-                    terminal_width(),
-                )
-                .map_err(|e| CliError::failed(e.to_string()))?;
+                print_rows(&cols, &rows)?;
             }
         }
     }

@@ -29,6 +29,36 @@ pub struct Column {
     pub min: usize,
 }
 
+impl Column {
+    pub const fn new(header: &'static str, drop_priority: u8, min: usize) -> Column {
+        Column {
+            header,
+            drop_priority,
+            min,
+        }
+    }
+}
+
+/// A table for people on stdout, fitted to the terminal.
+pub fn print_rows(columns: &[Column], rows: &[Vec<String>]) -> Result<(), super::CliError> {
+    print_table(
+        &mut std::io::stdout().lock(),
+        columns,
+        rows,
+        terminal_width(),
+    )
+    .map_err(|e| super::CliError::failed(e.to_string()))
+}
+
+/// A value for machines on stdout: exact, unsanitized (JSON escapes control characters).
+/// A value that cannot be encoded is an error, never an empty line a script would parse.
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), super::CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| super::CliError::failed(format!("encoding JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
 /// Prints rows aligned. When the table is wider than `width`: over-long cells (one hostile
 /// 70-character CN) are cut first, then columns with the highest drop priority go, unless
 /// cutting every column to its minimum would already fit; a cut cell ends with `…`.

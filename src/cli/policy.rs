@@ -1,7 +1,7 @@
 //! `certdeck policy ...`: load and inspect profiles, assign them, check compliance,
 //! record exceptions. Every change goes through `ops::policy`.
 
-use super::output::{print_table, terminal_width, Column};
+use super::output::{print_json, print_rows, print_table, terminal_width, Column};
 use super::{resolve_certificate, CliError, CliResult, Env};
 use crate::access::current_actor;
 use crate::model::{CertRow, Environment, Finding, Severity};
@@ -166,10 +166,7 @@ fn load(dir: Option<PathBuf>, starter: bool, json: bool, env: &Env) -> CliResult
         ops::load(&mut ctx, &actor, &dir)?
     };
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        print_json(&report)?;
     } else {
         let e = &report.evaluation;
         println!(
@@ -245,36 +242,12 @@ fn list(json: bool, env: &Env) -> CliResult {
         }
     }
     let columns = [
-        Column {
-            header: "PROFILE",
-            drop_priority: 0,
-            min: 8,
-        },
-        Column {
-            header: "ENV",
-            drop_priority: 2,
-            min: 4,
-        },
-        Column {
-            header: "AUTHORITIES",
-            drop_priority: 3,
-            min: 8,
-        },
-        Column {
-            header: "CERTS",
-            drop_priority: 0,
-            min: 5,
-        },
-        Column {
-            header: "NONCOMPLIANT",
-            drop_priority: 0,
-            min: 5,
-        },
-        Column {
-            header: "DESCRIPTION",
-            drop_priority: 4,
-            min: 10,
-        },
+        Column::new("PROFILE", 0, 8),
+        Column::new("ENV", 2, 4),
+        Column::new("AUTHORITIES", 3, 8),
+        Column::new("CERTS", 0, 5),
+        Column::new("NONCOMPLIANT", 0, 5),
+        Column::new("DESCRIPTION", 4, 10),
     ];
     let cells: Vec<Vec<String>> = profiles
         .iter()
@@ -332,7 +305,7 @@ fn show(name: &str, json: bool, env: &Env) -> CliResult {
         .profile(name)?
         .ok_or_else(|| CliError::failed(format!("no profile named {}", sanitize(name))))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&p).unwrap_or_default());
+        print_json(&p)?;
         return Ok(super::exit::OK);
     }
     for l in profile_lines(&p) {
@@ -495,41 +468,13 @@ fn check(a: CheckArgs, env: &Env) -> CliResult {
         return Ok(code);
     }
     let columns = [
-        Column {
-            header: "SEV",
-            drop_priority: 0,
-            min: 4,
-        },
-        Column {
-            header: "RULE",
-            drop_priority: 0,
-            min: 10,
-        },
-        Column {
-            header: "ID",
-            drop_priority: 3,
-            min: 3,
-        },
-        Column {
-            header: "CERTIFICATE",
-            drop_priority: 0,
-            min: 12,
-        },
-        Column {
-            header: "OWNER",
-            drop_priority: 2,
-            min: 6,
-        },
-        Column {
-            header: "VALUE",
-            drop_priority: 1,
-            min: 8,
-        },
-        Column {
-            header: "MESSAGE",
-            drop_priority: 4,
-            min: 12,
-        },
+        Column::new("SEV", 0, 4),
+        Column::new("RULE", 0, 10),
+        Column::new("ID", 3, 3),
+        Column::new("CERTIFICATE", 0, 12),
+        Column::new("OWNER", 2, 6),
+        Column::new("VALUE", 1, 8),
+        Column::new("MESSAGE", 4, 12),
     ];
     let cells: Vec<Vec<String>> = items
         .iter()
@@ -657,48 +602,17 @@ fn exceptions(json: bool, env: &Env) -> CliResult {
     let now = ctx.now();
     let list = ctx.store.read().exceptions()?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&list).unwrap_or_default()
-        );
+        print_json(&list)?;
         return Ok(super::exit::OK);
     }
     let columns = [
-        Column {
-            header: "ID",
-            drop_priority: 0,
-            min: 3,
-        },
-        Column {
-            header: "STATE",
-            drop_priority: 0,
-            min: 7,
-        },
-        Column {
-            header: "RULE",
-            drop_priority: 0,
-            min: 10,
-        },
-        Column {
-            header: "OBJECT",
-            drop_priority: 1,
-            min: 12,
-        },
-        Column {
-            header: "UNTIL",
-            drop_priority: 0,
-            min: 10,
-        },
-        Column {
-            header: "BY",
-            drop_priority: 2,
-            min: 6,
-        },
-        Column {
-            header: "REASON",
-            drop_priority: 3,
-            min: 10,
-        },
+        Column::new("ID", 0, 3),
+        Column::new("STATE", 0, 7),
+        Column::new("RULE", 0, 10),
+        Column::new("OBJECT", 1, 12),
+        Column::new("UNTIL", 0, 10),
+        Column::new("BY", 2, 6),
+        Column::new("REASON", 3, 10),
     ];
     let cells: Vec<Vec<String>> = list
         .iter()
@@ -721,13 +635,7 @@ fn exceptions(json: bool, env: &Env) -> CliResult {
             ]
         })
         .collect();
-    print_table(
-        &mut std::io::stdout().lock(),
-        &columns,
-        &cells,
-        terminal_width(),
-    )
-    .map_err(|e| CliError::failed(e.to_string()))?;
+    print_rows(&columns, &cells)?;
     Ok(super::exit::OK)
 }
 
@@ -737,7 +645,7 @@ fn rules(json: bool) -> CliResult {
             .iter()
             .map(|(id, sev, what)| json!({"rule": id, "severity": sev, "meaning": what}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        print_json(&v)?;
     } else {
         for (id, sev, what) in crate::policy::RULES {
             println!("{id:<22} {:<8} {what}", sev.as_str());
