@@ -694,3 +694,53 @@ fn a_revocation_approval_can_be_taken_back_until_it_is_carried_out() {
     let e = workflow::withdraw(&mut ctx, &alice, second).unwrap_err();
     assert!(e.to_string().contains("carried out"), "{e}");
 }
+
+#[test]
+fn requests_reviews_and_ca_approvals_from_before_schema_6_survive_the_upgrade() {
+    use certdeck::store::{Store, MIGRATIONS};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        // A database as schema 5 left it, with one approved CA-source request.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.pragma_update(None, "foreign_keys", "ON").unwrap();
+        c.execute_batch(
+            "CREATE TABLE schema_migrations (
+                 version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )
+        .unwrap();
+        for (v, name, sql) in MIGRATIONS.iter().filter(|m| m.0 <= 5) {
+            c.execute_batch(sql).unwrap();
+            c.execute(
+                "INSERT INTO schema_migrations VALUES (?1, ?2, '2026-11-01T00:00:00Z')",
+                rusqlite::params![v, name],
+            )
+            .unwrap();
+        }
+        c.pragma_update(None, "user_version", 5).unwrap();
+        c.execute_batch(
+            r#"INSERT INTO authorities (id, name, kind, created_at)
+                   VALUES (1, 'letsencrypt', 'acme', '2026-11-01T00:00:00Z');
+               INSERT INTO requests (id, kind, state, requester, activity, payload, justification,
+                   approvals_required, distinct_roles, created_at, expires_at, decided_by)
+                   VALUES (7, 'ca_approval', 'approved', 'dave', 'approve_ca_source',
+                   '{"kind":"ca_approval","authority":"letsencrypt","profile":"public-tls"}',
+                   'public endpoints', 1, 0, '2026-11-01T00:00:00Z', '2026-11-08T00:00:00Z', 'bob');
+               INSERT INTO request_reviews VALUES (7, 'bob', 'central-pki', 'approve', 'ok',
+                   '2026-11-01T01:00:00Z');
+               INSERT INTO authority_approvals VALUES (1, 'public-tls', 'bob',
+                   '2026-11-01T01:00:00Z', 7);"#,
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let read = store.read();
+    let req = read.request(7).unwrap().expect("kept");
+    assert_eq!(req.state, State::Approved);
+    assert_eq!(req.reviews.len(), 1);
+    assert_eq!(req.reviews[0].reviewer, "bob");
+    assert!(req.used_at.is_none());
+    assert!(read
+        .authority_approved_for("letsencrypt", "public-tls")
+        .unwrap());
+}
