@@ -5,8 +5,9 @@
 use certdeck::ca::Standard;
 use certdeck::lifecycle::estate::Estate;
 use certdeck::lifecycle::planner::{self, AuthorityState, Candidate, OpenJob, Rules};
+use certdeck::lifecycle::JobState;
 use certdeck::ops::lifecycle::{self as lc, RunOptions};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use std::collections::HashMap;
 use std::path::Path;
 use time::macros::datetime;
@@ -60,11 +61,14 @@ fn planning(c: &mut Criterion) {
     g.finish();
 }
 
-fn issuance(c: &mut Criterion) {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let text = format!(
+/// How many identities one measured `renew --due` renews.
+const ESTATE: usize = 1000;
+
+/// An estate of `n` ECDSA P-256 identities on one generated local CA (budgets raised so
+/// the planner lets a whole estate renew at once).
+fn estate_text(dir: &Path, n: usize) -> String {
+    let d = dir.display();
+    let mut text = format!(
         r#"
 [[owner]]
 name = "bench"
@@ -74,19 +78,30 @@ kind = "local"
 environment = "prod"
 ca_cert = "{d}/ca.pem"
 credential = "file:{d}/ca.key"
+orders_per_3h = 100000000
+certs_per_domain_per_week = 100000000
+duplicates_per_week = 100000
+"#
+    );
+    for i in 0..n {
+        text.push_str(&format!(
+            r#"
 [[identity]]
-name = "svc"
+name = "svc-{i}"
 owner = "bench"
 profile = "bench-tls"
 environment = "prod"
 authority = "internal"
-sans = ["svc.example.test"]
+sans = ["svc-{i}.team{t}.example.test"]
 key = "ecdsa-p256"
-"#
-    );
-    let estate = Estate::parse(&text, Path::new("bench.toml")).unwrap();
-    let (mut ctx, _clock, alice) = certdeck::testing::ctx_at(NOW);
-    let profile = r#"
+"#,
+            t = i % 50
+        ));
+    }
+    text
+}
+
+const PROFILE: &str = r#"
 [[profile]]
 name = "bench-tls"
 description = "bench"
@@ -104,16 +119,45 @@ wildcards = false
 ip = false
 max = 10
 "#;
-    certdeck::ops::policy::load_files(&mut ctx, &alice, &[("bench.toml".into(), profile.into())])
+
+/// The ops path end to end, on a database file: plan → gate → key → sign → inventory →
+/// audit → job state, for a whole estate that is due (`renew --due`), then for one
+/// identity alone (`renew NAME`, a batch of one).
+fn issuance(c: &mut Criterion) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let estate = Estate::parse(&estate_text(dir.path(), ESTATE), Path::new("bench.toml")).unwrap();
+    let (mut ctx, clock, alice) = certdeck::testing::ctx_on(&dir.path().join("deck.db"), NOW);
+    certdeck::ops::policy::load_files(&mut ctx, &alice, &[("bench.toml".into(), PROFILE.into())])
         .unwrap();
     lc::apply_estate(&mut ctx, &alice, &estate).unwrap();
-    let opts = RunOptions::from_ctx(&ctx, true);
+    let opts = RunOptions::from_ctx(&ctx, false);
     let connectors = Standard::default();
     let mut g = c.benchmark_group("local_ca");
-    g.throughput(Throughput::Elements(1));
+    g.sampling_mode(SamplingMode::Flat);
+    g.sample_size(10);
+    g.measurement_time(std::time::Duration::from_secs(10));
+    g.throughput(Throughput::Elements(ESTATE as u64));
     g.bench_function("issue_p256_into_inventory", |b| {
         b.iter(|| {
-            let o = lc::renew(&mut ctx, &alice, "svc", &opts, &connectors).unwrap();
+            let done = lc::renew_due(&mut ctx, &alice, &opts, &connectors, false).unwrap();
+            assert_eq!(done.len(), ESTATE);
+            for r in &done {
+                let verified = r
+                    .outcome
+                    .as_ref()
+                    .is_some_and(|o| o.diagnosis.is_none() && o.job.state == JobState::Verified);
+                assert!(verified, "{}", serde_json::to_string(r).unwrap());
+            }
+            // Two thirds of a 90-day lifetime later, the whole estate is due again.
+            clock.advance(Duration::days(61));
+        })
+    });
+    g.throughput(Throughput::Elements(1));
+    let opts_now = RunOptions::from_ctx(&ctx, true);
+    g.bench_function("issue_p256_one_identity", |b| {
+        b.iter(|| {
+            let o = lc::renew(&mut ctx, &alice, "svc-0", &opts_now, &connectors).unwrap();
             assert!(o.diagnosis.is_none());
         })
     });

@@ -375,12 +375,9 @@ fn every_key_type_is_issued_by_the_local_ca() {
         assert!(std::fs::read_to_string(&key_file)
             .unwrap()
             .contains("PRIVATE KEY"));
+        // The full chain: the leaf and the issuing intermediate; the root is not sent.
         let chain = std::fs::read_to_string(dir.path().join("deploy/www.pem")).unwrap();
-        assert_eq!(
-            chain.matches("BEGIN CERTIFICATE").count(),
-            1,
-            "a root is not sent in the chain"
-        );
+        assert_eq!(chain.matches("BEGIN CERTIFICATE").count(), 2, "{key}");
     }
 }
 
@@ -800,4 +797,350 @@ fn the_jobs_view_shows_failures_with_diagnosis_and_renews_after_a_confirmation()
     app.press(KeyCode::Char('n'));
     term.draw(|f| app.render(f)).unwrap();
     assert!(!screen(&term).contains("Renew identity api"));
+}
+
+/// `n` identities on one generated local CA, each deployed to its own files and reloaded
+/// with `reload`; identity `bad` (when asked for) has a name the profile refuses.
+fn estate_of(dir: &Path, n: usize, reload: &str, bad: bool) -> String {
+    let d = dir.display();
+    let mut text = format!(
+        r#"
+[[owner]]
+name = "edge-team"
+
+[[authority]]
+name = "internal"
+kind = "local"
+ca_cert = "{d}/ca/ca.pem"
+credential = "file:{d}/ca/ca.key"
+validity_days = 30
+environment = "prod"
+"#
+    );
+    let mut names: Vec<(String, String)> = (0..n)
+        .map(|i| (format!("svc{i:02}"), format!("svc{i:02}.example.test")))
+        .collect();
+    if bad {
+        names.push(("bad".into(), "bad.example.org".into()));
+    }
+    for (name, san) in names {
+        text.push_str(&format!(
+            r#"
+[[identity]]
+name = "{name}"
+owner = "edge-team"
+profile = "test-tls"
+environment = "prod"
+authority = "internal"
+sans = ["{san}"]
+[[identity.target]]
+cert = "{d}/deploy/{name}.pem"
+key = "{d}/deploy/{name}.key"
+reload = "{reload}"
+"#
+        ));
+    }
+    text
+}
+
+#[test]
+fn renew_due_runs_many_jobs_together_each_with_its_own_steps_audit_and_diagnosis() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &parse(&estate_of(dir.path(), 12, "true", true)),
+    )
+    .unwrap();
+    let opts = fast(&mut ctx, 1);
+    let done = lc::renew_due(&mut ctx, &alice, &opts, &Standard::default(), false).unwrap();
+    assert_eq!(done.len(), 13);
+
+    // The refused identity fails alone, diagnosed, before any CA was asked for it.
+    let bad = done.iter().find(|r| r.planned.name == "bad").unwrap();
+    let bad = bad.outcome.as_ref().unwrap();
+    assert_eq!(
+        bad.diagnosis.as_ref().unwrap().category,
+        Category::PolicyDenied
+    );
+    assert_eq!(bad.job.failed_step, Some(JobState::Planned));
+    assert!(!dir.path().join("deploy/bad.pem").exists());
+
+    // Every other job went all the way, with its own certificate, files and key.
+    let read = ctx.store.read();
+    for r in done.iter().filter(|r| r.planned.name != "bad") {
+        let o = r.outcome.as_ref().unwrap();
+        assert_eq!(
+            o.job.state,
+            JobState::Verified,
+            "{}: {:?}",
+            r.planned.name,
+            o.diagnosis
+        );
+        let ident = read.identity_by_name(&r.planned.name).unwrap().unwrap();
+        let row = read
+            .certificate_row(ident.current_certificate_id.unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(Some(&row.fingerprint_sha256), o.fingerprint.as_ref());
+        assert_eq!(row.identity.as_deref(), Some(r.planned.name.as_str()));
+        // Judged by policy in the transaction that recorded it.
+        assert_eq!(row.profile.as_deref(), Some("test-tls"));
+        let pem =
+            std::fs::read_to_string(dir.path().join(format!("deploy/{}.pem", r.planned.name)));
+        assert_eq!(pem.unwrap().matches("BEGIN CERTIFICATE").count(), 2);
+        assert!(!dir
+            .path()
+            .join(format!("deploy/{}.key.certdeck-pending", r.planned.name))
+            .exists());
+    }
+    assert_eq!(read.ledger_count("certificate").unwrap(), 12);
+
+    // Each job has its own trail, step by step, in order; the chain holds.
+    let audit = read.audit_records(&Default::default()).unwrap();
+    for r in done.iter().filter(|r| r.planned.name != "bad") {
+        let job_id = r.outcome.as_ref().unwrap().job.id;
+        let id = job_id.to_string();
+        let trail: Vec<&str> = audit
+            .iter()
+            .rev()
+            .filter(|a| {
+                (a.object_type == "job" && a.object_id == id)
+                    || (a.action == "certificate.issue" && a.details["job"] == job_id)
+            })
+            .map(|a| a.action.as_str())
+            .collect();
+        assert_eq!(
+            trail,
+            [
+                "job.plan",
+                "job.ordering",
+                "certificate.issue",
+                "job.issued",
+                "job.deploying",
+                "job.deployed",
+                "job.verifying",
+                "job.verified"
+            ],
+            "job {id}"
+        );
+    }
+    let v = certdeck::audit::verify(read, None).unwrap();
+    assert!(v.broken.is_none(), "{:?}", v.broken);
+}
+
+#[test]
+fn a_process_killed_mid_batch_resumes_every_job_and_orders_one_certificate_each() {
+    let deck = support::Deck::new();
+    let dir = deck.dir.path();
+    let policy = servers::write_test_profile(dir);
+    assert_eq!(deck.run(&["policy", "load", policy.to_str().unwrap()]).0, 0);
+    let estate = dir.join("estate.toml");
+    // The first reload kills certdeck (its parent) while the batch is deploying.
+    std::fs::write(&estate, estate_of(dir, 3, "kill -9 $PPID", false)).unwrap();
+    assert_eq!(deck.run(&["apply", estate.to_str().unwrap()]).0, 0);
+    let out = deck.cmd().args(["renew", "--due"]).output().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        Some(9)
+    );
+    let jobs = deck.json(&["jobs", "--json"]);
+    let states: Vec<&str> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["deploying"; 3], "{jobs}");
+
+    std::fs::write(&estate, estate_of(dir, 3, "true", false)).unwrap();
+    assert_eq!(deck.run(&["apply", estate.to_str().unwrap()]).0, 0);
+    let (code, out, err) = deck.run(&["renew", "--due"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (ctx, _, _) = testing::ctx_on(&deck.db, T0);
+    let read = ctx.store.read();
+    assert_eq!(read.ledger_count("certificate").unwrap(), 3);
+    let jobs = read.jobs(false, false, 10).unwrap();
+    assert_eq!(jobs.len(), 3);
+    assert!(jobs.iter().all(|j| j.state == JobState::Verified));
+    assert!(certdeck::audit::verify(read, None)
+        .unwrap()
+        .broken
+        .is_none());
+}
+
+fn pem_blocks(path: &Path) -> Vec<Vec<u8>> {
+    certdeck::ca::local::pem_certificates(&std::fs::read(path).unwrap())
+}
+
+/// Whether `fullchain` (leaf first) verifies for `name` up to `root` at `at`, as a TLS
+/// client holding only the root would check it.
+fn chains_to(
+    root: &[u8],
+    fullchain: &[Vec<u8>],
+    name: &str,
+    at: OffsetDateTime,
+) -> Result<(), String> {
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(root.to_vec())).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        std::sync::Arc::new(roots),
+        provider,
+    )
+    .build()
+    .unwrap();
+    let ders: Vec<CertificateDer<'_>> = fullchain
+        .iter()
+        .map(|d| CertificateDer::from(d.clone()))
+        .collect();
+    verifier
+        .verify_server_cert(
+            &ders[0],
+            &ders[1..],
+            &ServerName::try_from(name.to_string()).unwrap(),
+            &[],
+            UnixTime::since_unix_epoch(std::time::Duration::from_secs(at.unix_timestamp() as u64)),
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn the_generated_local_ca_is_a_root_and_an_issuing_intermediate_dated_by_the_clock() {
+    // Far from the wall clock, so a validity taken from the wall would show.
+    let at = datetime!(2031-03-01 12:00 UTC);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice) = testing::ctx_at(at);
+    servers::load_test_profile(&mut ctx, &alice);
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &parse(&estate_text(dir.path(), None, None, "")),
+    )
+    .unwrap();
+    let opts = fast(&mut ctx, 1);
+    let out = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+    assert!(out.diagnosis.is_none(), "{:?}", out.diagnosis);
+
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let ca = pem_blocks(&dir.path().join("ca/ca.pem"));
+    assert_eq!(ca.len(), 2, "issuing CA, then the root");
+    let (_, issuing) = X509Certificate::from_der(&ca[0]).unwrap();
+    let (_, root) = X509Certificate::from_der(&ca[1]).unwrap();
+    assert_eq!(root.subject(), root.issuer());
+    assert_eq!(issuing.issuer(), root.subject());
+    assert!(issuing.is_ca() && root.is_ca());
+    let path_len = |c: &X509Certificate<'_>| {
+        c.basic_constraints()
+            .unwrap()
+            .unwrap()
+            .value
+            .path_len_constraint
+    };
+    assert_eq!((path_len(&root), path_len(&issuing)), (Some(1), Some(0)));
+    for c in [&root, &issuing] {
+        assert_eq!(
+            c.validity().not_before.timestamp(),
+            (at - time::Duration::hours(1)).unix_timestamp()
+        );
+    }
+    assert!(issuing.validity().not_after < root.validity().not_after);
+    for key in ["ca/ca.key", "ca/ca-root.key"] {
+        let mode = std::fs::metadata(dir.path().join(key))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{key}");
+    }
+
+    // The deployed full chain is leaf + issuing CA, and verifies up to the root alone.
+    let full = pem_blocks(&dir.path().join("deploy/www.pem"));
+    assert_eq!(full.len(), 2);
+    assert_eq!(full[1], ca[0]);
+    let (_, leaf) = X509Certificate::from_der(&full[0]).unwrap();
+    assert_eq!(
+        leaf.validity().not_before.timestamp(),
+        (at - time::Duration::minutes(5)).unix_timestamp()
+    );
+    chains_to(&ca[1], &full, "www.example.test", at).unwrap();
+    // Without the intermediate, a client holding the root could not build the path.
+    assert!(chains_to(&ca[1], &full[..1], "www.example.test", at).is_err());
+}
+
+#[test]
+fn an_imported_intermediate_issues_and_a_key_that_is_not_its_own_is_refused() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let ca_dir = dir.path().join("ca");
+    std::fs::create_dir_all(&ca_dir).unwrap();
+    let ca = |cn: &str| {
+        let mut p = CertificateParams::default();
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.not_before = T0 - time::Duration::days(1);
+        p.not_after = T0 + time::Duration::days(900);
+        p
+    };
+    let root_key = KeyPair::generate().unwrap();
+    let root_params = ca("Imported Root");
+    let root = root_params.self_signed(&root_key).unwrap();
+    let inter_key = KeyPair::generate().unwrap();
+    let inter = ca("Imported Issuing CA")
+        .signed_by(&inter_key, &Issuer::new(root_params, &root_key))
+        .unwrap();
+    std::fs::write(
+        ca_dir.join("ca.pem"),
+        format!("{}{}", inter.pem(), root.pem()),
+    )
+    .unwrap();
+    let write_key = |k: &KeyPair| {
+        let p = ca_dir.join("ca.key");
+        let _ = std::fs::remove_file(&p);
+        std::fs::write(&p, k.serialize_pem()).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    write_key(&inter_key);
+
+    let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &parse(&estate_text(dir.path(), None, None, "")),
+    )
+    .unwrap();
+    let opts = fast(&mut ctx, 1);
+    let out = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+    assert!(out.diagnosis.is_none(), "{:?}", out.diagnosis);
+    let full = pem_blocks(&dir.path().join("deploy/www.pem"));
+    assert_eq!(full[1], inter.der().to_vec());
+    chains_to(root.der(), &full, "www.example.test", T0).unwrap();
+    assert!(
+        !ca_dir.join("ca-root.key").exists(),
+        "nothing generated for an imported CA"
+    );
+
+    // The root's key where the issuing key belongs: refused, naming the mix-up.
+    write_key(&root_key);
+    let out = lc::renew(
+        &mut ctx,
+        &alice,
+        "www",
+        &RunOptions { now: true, ..opts },
+        &Standard::default(),
+    )
+    .unwrap();
+    let d = out.diagnosis.unwrap();
+    assert_eq!(d.category, Category::Unauthorized);
+    assert!(
+        d.message
+            .contains("is not the key of the first certificate"),
+        "{}",
+        d.message
+    );
 }

@@ -468,11 +468,43 @@ pub fn problem(authority: &str, p: &Problem) -> Diagnosis {
     }
     let mut d = Diagnosis::new(category, msg);
     if category == Category::RateLimited {
-        // instant-acme does not hand us the problem's Retry-After header; an hour is the
-        // documented default wait for rate limits.
-        d.retry_after_secs = Some(3600);
+        // instant-acme 0.8 reads a problem document from the body only: the response's
+        // Retry-After header is gone before we see the error. Let's Encrypt names the time
+        // in the detail instead ("retry after 2026-12-01 08:00:00 UTC"); without one, an
+        // hour is the documented default wait for rate limits.
+        d.retry_at = retry_after_in(&detail);
+        if d.retry_at.is_none() {
+            d.retry_after_secs = Some(3600);
+        }
     }
     d
+}
+
+/// The time a problem's text names after "retry after" (RFC 3339, or Let's Encrypt's
+/// `YYYY-MM-DD HH:MM:SS UTC`), when it names one.
+pub fn retry_after_in(detail: &str) -> Option<time::OffsetDateTime> {
+    let lower = detail.to_ascii_lowercase();
+    let at = lower.find("retry after ")? + "retry after ".len();
+    let rest = detail[at..].trim_start();
+    let token: String = rest
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != ',' && *c != ';')
+        .collect();
+    let token = token.trim_end_matches(['.', ':']);
+    if let Ok(t) =
+        time::OffsetDateTime::parse(token, &time::format_description::well_known::Rfc3339)
+    {
+        return Some(t);
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let head: String = rest.chars().take(19).collect();
+    let tail = rest.get(19..).unwrap_or("").trim_start();
+    if !tail.starts_with("UTC") {
+        return None;
+    }
+    time::PrimitiveDateTime::parse(&head, fmt)
+        .ok()
+        .map(|t| t.assume_utc())
 }
 
 fn run_hook(hook: &str, action: &str, name: &str, value: &str) -> Result<(), Diagnosis> {
@@ -619,5 +651,39 @@ mod tests {
             problem("x", &p("somethingNew", Some(403))).category,
             Category::Unauthorized
         );
+    }
+
+    #[test]
+    fn a_rate_limit_that_names_its_retry_time_is_retried_then_and_not_before() {
+        let named = |detail: &str| {
+            let p: Problem = serde_json::from_value(serde_json::json!({
+                "type": "urn:ietf:params:acme:error:rateLimited", "detail": detail, "status": 429
+            }))
+            .unwrap();
+            problem("le", &p)
+        };
+        let d = named("too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s, retry after 2026-12-03 08:14:22 UTC: see https://letsencrypt.org/docs/rate-limits/");
+        assert_eq!(d.category, Category::RateLimited);
+        assert_eq!(
+            d.retry_at,
+            Some(time::macros::datetime!(2026-12-03 08:14:22 UTC))
+        );
+        assert_eq!(d.retry_after_secs, None);
+        let d = named("too many new orders recently, retry after 2026-12-01T10:00:00Z");
+        assert_eq!(
+            d.retry_at,
+            Some(time::macros::datetime!(2026-12-01 10:00 UTC))
+        );
+        // Two days away beats the one-hour backoff; a time already past does not shorten it.
+        let b = crate::lifecycle::job::Backoff::default();
+        let now = time::macros::datetime!(2026-12-01 08:14:22 UTC);
+        let d = named("retry after 2026-12-03 08:14:22 UTC");
+        assert_eq!(d.next_attempt(&b, now, 1), now + time::Duration::days(2));
+        let d = named("retry after 2026-11-01 00:00:00 UTC");
+        assert_eq!(d.next_attempt(&b, now, 1), now + time::Duration::hours(1));
+        // No time named: the documented default hour.
+        let d = named("slow down");
+        assert_eq!((d.retry_at, d.retry_after_secs), (None, Some(3600)));
+        assert_eq!(retry_after_in("retry after tomorrow"), None);
     }
 }

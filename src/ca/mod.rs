@@ -65,6 +65,20 @@ pub trait Connector {
     ) -> Result<Issued, Diagnosis>;
 
     fn revoke(&self, r: &Revocation<'_>) -> Result<(), Diagnosis>;
+
+    /// `Some` when issuing is local computation (nothing remote, no order to record): the
+    /// engine then asks for a whole round of certificates at once.
+    fn batch(&self) -> Option<&dyn BatchIssuer> {
+        None
+    }
+}
+
+/// A connector that can issue many certificates in one call (signing them in parallel).
+/// Only for CAs with no order to record: a crash mid-call leaves every job in `ordering`
+/// with no certificate, and the retry simply signs again.
+pub trait BatchIssuer: Sync {
+    /// One result per request, in order.
+    fn issue_many(&self, reqs: &[OrderRequest<'_>]) -> Vec<Result<Issued, Diagnosis>>;
 }
 
 /// Where the engine gets a connector for an authority. Tests substitute their own.

@@ -365,6 +365,30 @@ pub fn run(a: RunArgs, env: &Env) -> CliResult {
                 _ => None,
             })
             .min();
+        // Work for CAs that sign locally runs as one batch (parallel signing, grouped
+        // transactions); work for remote CAs goes to the workers, which overlap its waits.
+        let (batch, work): (Vec<_>, Vec<_>) = {
+            let connectors = crate::ca::Standard::default();
+            work.into_iter()
+                .partition(|p| lc::signs_locally(&ctx, p, &connectors))
+        };
+        let batched = if batch.is_empty() {
+            Vec::new()
+        } else {
+            let mut opts = RunOptions::from_ctx(&ctx, false);
+            opts.stop = Some(stop.clone());
+            let connectors = crate::ca::Standard::default();
+            lc::renew_planned(&mut ctx, &actor, &batch, &opts, &connectors)?
+        };
+        for r in &batched {
+            match (&r.outcome, &r.error) {
+                (Some(o), _) => print_outcome(o),
+                (None, Some(e)) => {
+                    eprintln!("certdeck: {}: {}", sanitize(&r.planned.name), sanitize(e))
+                }
+                (None, None) => {}
+            }
+        }
         let workers = ctx
             .config
             .lifecycle

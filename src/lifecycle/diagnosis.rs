@@ -94,6 +94,13 @@ pub struct Diagnosis {
     pub message: String,
     /// Seconds the CA asked us to wait (Retry-After), when it said.
     pub retry_after_secs: Option<i64>,
+    /// The time the CA named for a retry in its problem text ("retry after 2026-12-01
+    /// 08:00:00 UTC"), when it named one: absolute, so it needs no clock to read.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retry_at: Option<time::OffsetDateTime>,
 }
 
 impl Diagnosis {
@@ -102,6 +109,7 @@ impl Diagnosis {
             category,
             message: message.into(),
             retry_after_secs: None,
+            retry_at: None,
         }
     }
     pub fn with_retry_after(mut self, secs: Option<i64>) -> Diagnosis {
@@ -110,6 +118,18 @@ impl Diagnosis {
     }
     pub fn next_step(&self) -> &'static str {
         self.category.next_step()
+    }
+
+    /// When to try again after this failure: the backoff's time for `attempts`, unless the
+    /// CA asked for later (Retry-After, or a time named in its problem).
+    pub fn next_attempt(
+        &self,
+        backoff: &super::job::Backoff,
+        now: time::OffsetDateTime,
+        attempts: i64,
+    ) -> time::OffsetDateTime {
+        let by_backoff = backoff.next_attempt(now, attempts, self.retry_after_secs);
+        self.retry_at.map_or(by_backoff, |at| at.max(by_backoff))
     }
 }
 

@@ -50,6 +50,10 @@ pub struct AuthoritySpec {
     pub crl: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub common_name: Option<String>,
+    /// Reference to the root key of a generated hierarchy (default: beside the issuing
+    /// key, `NAME-root.key`); only read when the hierarchy is generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_credential: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity_days: Option<i64>,
     // --- acme
@@ -93,6 +97,9 @@ pub struct AuthoritySpec {
     /// Certificates per registered domain per 7 days (default 50).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certs_per_domain_per_week: Option<i64>,
+    /// Certificates for one exact name set per 7 days (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicates_per_week: Option<i64>,
 }
 
 const AUTHORITY_IDENTITY_FIELDS: [&str; 4] = ["name", "kind", "environment", "credential"];
@@ -138,6 +145,7 @@ impl AuthoritySpec {
         };
         only("ca_cert", self.ca_cert.is_some(), "local")?;
         only("crl", self.crl.is_some(), "local")?;
+        only("root_credential", self.root_credential.is_some(), "local")?;
         only("directory", self.directory.is_some(), "acme")?;
         only("challenge", self.challenge.is_some(), "acme")?;
         only("http01_listen", self.http01_listen.is_some(), "acme")?;

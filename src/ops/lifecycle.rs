@@ -8,12 +8,11 @@
 use super::{run, Ctx, OpError, OpResult};
 use crate::access::Activity;
 use crate::audit::Entry;
-use crate::ca::{Connectors, OrderRequest};
-use crate::deploy::{self, Material, TargetSpec};
+use crate::ca::Connectors;
 use crate::lifecycle::estate::{AuthoritySpec, Change, Estate, IdentitySpec, OwnerSpec, Plan};
-use crate::lifecycle::{gate, Category, Diagnosis, Job, JobState, KeyType, PrivateKey};
-use crate::model::{Actor, AuthorityKind, CertStatus, Environment, Identity};
-use crate::store::{HealthRow, LedgerRow, NewSighting, Read};
+use crate::lifecycle::{Diagnosis, Job, JobState};
+use crate::model::{Actor, AuthorityKind, Environment, Identity};
+use crate::store::Read;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -226,6 +225,9 @@ fn parse_env(s: Option<&str>) -> OpResult<Option<Environment>> {
 
 // ---------------------------------------------------------------- jobs
 
+mod engine;
+pub use engine::{execute, execute_many};
+
 /// How a run behaves; built from the config's `[lifecycle]` section.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -338,722 +340,6 @@ pub fn renew(
 ) -> OpResult<RunOutcome> {
     let id = start_job(ctx, actor, identity, "manual", opts.now)?;
     execute(ctx, actor, id, opts, connectors)
-}
-
-/// Everything a job's steps need about its identity, read once per run.
-struct Subject {
-    identity: Identity,
-    targets: Vec<TargetSpec>,
-    key_type: KeyType,
-}
-
-/// Runs job `job_id` from where it stands to `verified` or to a diagnosed failure.
-pub fn execute(
-    ctx: &mut Ctx,
-    actor: &Actor,
-    job_id: i64,
-    opts: &RunOptions,
-    connectors: &dyn Connectors,
-) -> OpResult<RunOutcome> {
-    let mut key: Option<PrivateKey> = None;
-    let mut terms = gate::Terms::default();
-    loop {
-        let job = load_job(ctx, job_id)?;
-        let step = job.resume_step();
-        if step == JobState::Verified || job.state == JobState::Cancelled {
-            let fp = cert_fingerprint(ctx.store.read(), job.certificate_id)?;
-            return Ok(RunOutcome {
-                job,
-                diagnosis: None,
-                fingerprint: fp,
-            });
-        }
-        if opts
-            .stop
-            .as_ref()
-            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
-        {
-            // Stopping: the step in flight is done and recorded; the job resumes later.
-            return Ok(RunOutcome {
-                job,
-                diagnosis: None,
-                fingerprint: None,
-            });
-        }
-        let subject = load_subject(ctx.store.read(), &job)?;
-        let result = match step {
-            JobState::Planned => step_plan(ctx, actor, &job, &subject, &mut key, &mut terms),
-            JobState::Ordering => {
-                step_order(ctx, actor, &job, &subject, &mut key, &mut terms, connectors)
-            }
-            JobState::Issued => advance(ctx, actor, &job, JobState::Deploying, json!({})),
-            JobState::Deploying => step_deploy(ctx, actor, &job, &subject, &mut key, opts),
-            JobState::Deployed => advance(ctx, actor, &job, JobState::Verifying, json!({})),
-            JobState::Verifying => step_verify(ctx, actor, &job, &subject, opts),
-            JobState::Verified | JobState::Failed | JobState::Cancelled => {
-                unreachable!("handled above")
-            }
-        };
-        match result {
-            Ok(()) => continue,
-            Err(StepError::Op(e)) => return Err(e),
-            Err(StepError::Failed(d, resume_at)) => {
-                record_failure(ctx, actor, &job, resume_at, &d, opts)?;
-                let job = load_job(ctx, job_id)?;
-                return Ok(RunOutcome {
-                    job,
-                    diagnosis: Some(d),
-                    fingerprint: None,
-                });
-            }
-        }
-    }
-}
-
-enum StepError {
-    /// The store or authorization failed: nothing about the job changed.
-    Op(OpError),
-    /// The step failed for a diagnosable reason; the job resumes at the given step.
-    Failed(Diagnosis, JobState),
-}
-
-impl From<OpError> for StepError {
-    fn from(e: OpError) -> Self {
-        StepError::Op(e)
-    }
-}
-
-impl From<crate::store::StoreError> for StepError {
-    fn from(e: crate::store::StoreError) -> Self {
-        StepError::Op(e.into())
-    }
-}
-
-fn load_job(ctx: &Ctx, id: i64) -> OpResult<Job> {
-    ctx.store
-        .read()
-        .job(id)?
-        .ok_or_else(|| OpError::NotFound(format!("job {id}")))
-}
-
-fn load_subject(read: Read<'_>, job: &Job) -> OpResult<Subject> {
-    let identity = read
-        .identity_by_name(&job.identity)?
-        .ok_or_else(|| OpError::NotFound(format!("identity {}", job.identity)))?;
-    let key_type = identity
-        .key_type
-        .as_deref()
-        .unwrap_or("ecdsa-p256")
-        .parse()
-        .map_err(OpError::Invalid)?;
-    Ok(Subject {
-        targets: read.identity_targets(identity.id)?,
-        identity,
-        key_type,
-    })
-}
-
-fn cert_fingerprint(read: Read<'_>, id: Option<i64>) -> OpResult<Option<String>> {
-    Ok(match id {
-        Some(id) => read.certificate_row(id)?.map(|r| r.fingerprint_sha256),
-        None => None,
-    })
-}
-
-fn advance(
-    ctx: &mut Ctx,
-    actor: &Actor,
-    job: &Job,
-    to: JobState,
-    details: serde_json::Value,
-) -> Result<(), StepError> {
-    let id = job.id;
-    run(
-        ctx,
-        actor,
-        Activity::RenewalResponse,
-        &format!("job.{to}"),
-        ("job", &id.to_string()),
-        |tx, now| {
-            tx.set_job_state(id, to, now)?;
-            let mut d = details;
-            d["identity"] = json!(job.identity);
-            tx.append_audit(
-                actor,
-                now,
-                &Entry::success(&format!("job.{to}"), "job", id.to_string(), d),
-            )?;
-            Ok(())
-        },
-    )?;
-    Ok(())
-}
-
-/// planned → ordering: the issuance gate decides, the key is generated and staged.
-fn step_plan(
-    ctx: &mut Ctx,
-    actor: &Actor,
-    job: &Job,
-    s: &Subject,
-    key: &mut Option<PrivateKey>,
-    terms: &mut gate::Terms,
-) -> Result<(), StepError> {
-    let authority = ctx
-        .store
-        .read()
-        .authority_by_name(&job.authority)?
-        .ok_or_else(|| OpError::NotFound(format!("authority {}", job.authority)))?;
-    *terms = gate::check(
-        ctx.store.read(),
-        &s.identity,
-        &authority,
-        actor,
-        ctx.now(),
-        &ctx.config.workflow,
-    )
-    .map_err(|d| StepError::Failed(d, JobState::Planned))?;
-    let k = s.key_type.generate().map_err(|e| {
-        StepError::Failed(Diagnosis::new(Category::PolicyDenied, e), JobState::Planned)
-    })?;
-    let staging = match s.targets.first() {
-        Some(t) => {
-            let p = t.staging_key_path();
-            deploy::files::write_atomic(
-                &p,
-                k.pem().as_bytes(),
-                0o600,
-                t.owner.as_deref(),
-                t.group.as_deref(),
-            )
-            .map_err(|d| StepError::Failed(d, JobState::Planned))?;
-            Some(p.display().to_string())
-        }
-        None => None,
-    };
-    *key = Some(k);
-    let id = job.id;
-    run(
-        ctx,
-        actor,
-        Activity::RenewalResponse,
-        "job.ordering",
-        ("job", &id.to_string()),
-        |tx, now| {
-            tx.set_job_key_staging(id, staging.as_deref())?;
-            tx.set_job_state(id, JobState::Ordering, now)?;
-            tx.append_audit(actor, now, &Entry::success("job.ordering", "job", id.to_string(), json!({
-            "identity": job.identity, "authority": job.authority, "key": s.key_type.as_str(),
-            "profile": terms.profile, "gate": "allowed", "approval_request": terms.approval,
-        })))?;
-            Ok(())
-        },
-    )?;
-    Ok(())
-}
-
-/// The job's key: the one generated in this run, else the staged one from an earlier run.
-fn job_key<'k>(job: &Job, key: &'k mut Option<PrivateKey>) -> Result<&'k PrivateKey, Diagnosis> {
-    if key.is_none() {
-        let path = job.key_staging.as_deref().ok_or_else(|| {
-            Diagnosis::new(Category::DeployPermission, "the job's key was never staged")
-        })?;
-        let pem = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-            Diagnosis::new(
-                Category::DeployPermission,
-                format!("staged key {path}: {e}"),
-            )
-        })?);
-        *key = Some(PrivateKey::from_pem(&pem).map_err(|e| {
-            Diagnosis::new(
-                Category::DeployPermission,
-                format!("staged key {path}: {e}"),
-            )
-        })?);
-    }
-    Ok(key.as_ref().expect("set above"))
-}
-
-/// ordering → issued: the CA is asked (or an interrupted order resumed); what comes back
-/// is checked against the profile and recorded before anything is deployed.
-#[allow(clippy::too_many_arguments)]
-fn step_order(
-    ctx: &mut Ctx,
-    actor: &Actor,
-    job: &Job,
-    s: &Subject,
-    key: &mut Option<PrivateKey>,
-    terms: &mut gate::Terms,
-    connectors: &dyn Connectors,
-) -> Result<(), StepError> {
-    let authority = ctx
-        .store
-        .read()
-        .authority_by_name(&job.authority)?
-        .ok_or_else(|| OpError::NotFound(format!("authority {}", job.authority)))?;
-    if terms.profile.is_none() && s.identity.profile.is_some() {
-        // A resumed run: ask the gate again for the terms (the decision itself was recorded).
-        *terms = gate::check(
-            ctx.store.read(),
-            &s.identity,
-            &authority,
-            actor,
-            ctx.now(),
-            &ctx.config.workflow,
-        )
-        .map_err(|d| StepError::Failed(d, JobState::Planned))?;
-    }
-    // A key that cannot be read back means starting over with a new one (and a new order).
-    let k = job_key(job, key).map_err(|d| StepError::Failed(d, JobState::Planned))?;
-    let csr = k.csr_der(&s.identity.sans).map_err(|e| {
-        StepError::Failed(Diagnosis::new(Category::PolicyDenied, e), JobState::Planned)
-    })?;
-    let connector = connectors
-        .connector(&authority)
-        .map_err(|d| StepError::Failed(d, JobState::Ordering))?;
-    let now = ctx.now();
-    let req = OrderRequest {
-        identity: &s.identity.name,
-        sans: &s.identity.sans,
-        key: k,
-        csr_der: &csr,
-        validity: terms.validity,
-        now,
-        order_ref: job.order_ref.as_deref(),
-    };
-    let mut record_order = |order_ref: &str| -> Result<(), Diagnosis> {
-        let id = job.id;
-        let domain = registered_domain(&s.identity.sans);
-        run(ctx, actor, Activity::RenewalResponse, "job.order", ("job", &id.to_string()), |tx, now| {
-            tx.set_job_order_ref(id, order_ref)?;
-            tx.insert_ledger(&LedgerRow {
-                at: now,
-                authority_id: job.authority_id,
-                identity_id: job.identity_id,
-                kind: "order".into(),
-                registered_domain: domain.clone(),
-                san_set: san_set(&s.identity.sans),
-            })?;
-            tx.append_audit(actor, now, &Entry::success("job.order", "job", id.to_string(),
-                json!({"identity": job.identity, "authority": job.authority, "order": order_ref})))?;
-            Ok(())
-        })
-        .map_err(|e| Diagnosis::new(Category::CaUnavailable, format!("recording the order: {e}")))
-    };
-    let issued = connector
-        .issue(&req, &mut record_order)
-        .map_err(|d| StepError::Failed(d, JobState::Ordering))?;
-    if let Some(pem) = &issued.key_pem {
-        // The CA generated the key (Vault `issue`): it replaces ours, staged the same way.
-        let k = PrivateKey::from_pem(pem).map_err(|e| {
-            StepError::Failed(
-                Diagnosis::new(Category::CaUnavailable, e),
-                JobState::Ordering,
-            )
-        })?;
-        if let Some(p) = &job.key_staging {
-            let t = s.targets.first();
-            deploy::files::write_atomic(
-                std::path::Path::new(p),
-                pem.as_bytes(),
-                0o600,
-                t.and_then(|t| t.owner.as_deref()),
-                t.and_then(|t| t.group.as_deref()),
-            )
-            .map_err(|d| StepError::Failed(d, JobState::Ordering))?;
-        }
-        *key = Some(k);
-    }
-    let leaf = issued.chain.first().ok_or_else(|| {
-        StepError::Failed(
-            Diagnosis::new(Category::CaUnavailable, "the CA returned no certificate"),
-            JobState::Ordering,
-        )
-    })?;
-    let (info, _) = crate::x509::parse_der(leaf, false).map_err(|e| {
-        StepError::Failed(
-            Diagnosis::new(
-                Category::CaUnavailable,
-                format!("the CA returned an unreadable certificate: {e}"),
-            ),
-            JobState::Ordering,
-        )
-    })?;
-    let violation = gate::check_issued(&s.identity, s.key_type, terms, &info, Some(leaf)).err();
-    let id = job.id;
-    let fp = info.fingerprint_sha256.clone();
-    run(
-        ctx,
-        actor,
-        Activity::RenewalResponse,
-        "certificate.issue",
-        ("job", &id.to_string()),
-        |tx, now| {
-            let owner_id = match &s.identity.owner {
-                Some(o) => tx.read().owner_by_name(o)?.map(|o| o.id),
-                None => None,
-            };
-            // The chain first, so the leaf links to its issuer.
-            for der in issued.chain.iter().skip(1) {
-                if let Ok((ci, _)) = crate::x509::parse_der(der, false) {
-                    let out = tx.insert_certificate(
-                        &ci,
-                        der,
-                        "issued",
-                        &NewSighting {
-                            kind: "issued".into(),
-                            location: format!("authority:{}", job.authority),
-                        },
-                        None,
-                        None,
-                        now,
-                    )?;
-                    tx.set_certificate_authority(out.id(), Some(job.authority_id))?;
-                }
-            }
-            let out = tx.insert_certificate(
-                &info,
-                leaf,
-                "issued",
-                &NewSighting {
-                    kind: "issued".into(),
-                    location: format!("authority:{} job:{id}", job.authority),
-                },
-                owner_id,
-                s.identity.environment,
-                now,
-            )?;
-            let cert_id = out.id();
-            tx.set_certificate_identity(cert_id, Some(job.identity_id))?;
-            tx.set_certificate_authority(cert_id, Some(job.authority_id))?;
-            tx.link_issuers()?;
-            tx.set_job_certificate(id, cert_id)?;
-            tx.insert_ledger(&LedgerRow {
-                at: now,
-                authority_id: job.authority_id,
-                identity_id: job.identity_id,
-                kind: "certificate".into(),
-                registered_domain: registered_domain(&s.identity.sans),
-                san_set: san_set(&s.identity.sans),
-            })?;
-            circuit_success(tx, job.authority_id, now)?;
-            tx.append_audit(actor, now, &Entry::success("certificate.issue", "certificate", fp.clone(), json!({
-            "job": id, "identity": job.identity, "authority": job.authority, "serial": info.serial,
-            "not_after": crate::clock::rfc3339(info.not_after), "profile_check": violation.as_ref().map(|v| v.message.clone()),
-        })))?;
-            if violation.is_none() {
-                tx.set_job_state(id, JobState::Issued, now)?;
-                tx.append_audit(
-                    actor,
-                    now,
-                    &Entry::success(
-                        "job.issued",
-                        "job",
-                        id.to_string(),
-                        json!({"identity": job.identity, "certificate": fp}),
-                    ),
-                )?;
-            }
-            Ok(())
-        },
-    )?;
-    if let Some(v) = violation {
-        // Not deployed; a retry orders afresh (the CA may have fixed its profile).
-        return Err(StepError::Failed(v, JobState::Planned));
-    }
-    Ok(())
-}
-
-fn material(read: Read<'_>, job: &Job, key: &PrivateKey) -> Result<Material, StepError> {
-    let cert_id = job.certificate_id.ok_or_else(|| {
-        StepError::Failed(
-            Diagnosis::new(Category::CaUnavailable, "the job has no issued certificate"),
-            JobState::Planned,
-        )
-    })?;
-    let leaf = read.certificate_der(cert_id)?.unwrap_or_default();
-    let chain: Vec<Vec<u8>> = read
-        .chain(cert_id)?
-        .into_iter()
-        .filter(|r| !(r.is_ca && r.subject == r.issuer))
-        .filter_map(|r| read.certificate_der(r.id).ok().flatten())
-        .collect();
-    Ok(Material {
-        leaf_pem: deploy::pem_certs(&[leaf]),
-        chain_pem: deploy::pem_certs(&chain),
-        key_pem: key.pem(),
-    })
-}
-
-/// deploying → deployed: files written atomically, then each distinct reload command run.
-fn step_deploy(
-    ctx: &mut Ctx,
-    actor: &Actor,
-    job: &Job,
-    s: &Subject,
-    key: &mut Option<PrivateKey>,
-    opts: &RunOptions,
-) -> Result<(), StepError> {
-    if job.state != JobState::Deploying {
-        advance(
-            ctx,
-            actor,
-            job,
-            JobState::Deploying,
-            json!({"resumed": true}),
-        )?;
-    }
-    let mut written = Vec::new();
-    if !s.targets.is_empty() {
-        // The staged key is gone only when someone removed it: start over with a new key.
-        let k = job_key(job, key).map_err(|d| StepError::Failed(d, JobState::Planned))?;
-        let m = material(ctx.store.read(), job, k)?;
-        for t in &s.targets {
-            deploy::files::deploy(t, &m).map_err(|d| StepError::Failed(d, JobState::Deploying))?;
-            written.push(t.cert.display().to_string());
-        }
-        let fp = cert_fingerprint(ctx.store.read(), job.certificate_id)?.unwrap_or_default();
-        let mut ran: Vec<&str> = Vec::new();
-        for t in &s.targets {
-            let Some(cmd) = t.reload.as_deref() else {
-                continue;
-            };
-            if ran.contains(&cmd) {
-                continue;
-            }
-            ran.push(cmd);
-            let env = reload_env(job, &s.identity, t, &fp);
-            let env_ref: Vec<(&str, String)> = env.iter().map(|(k, v)| (*k, v.clone())).collect();
-            let timeout = std::time::Duration::from_secs(
-                t.reload_timeout_seconds
-                    .unwrap_or(opts.settings.reload_timeout_seconds),
-            );
-            deploy::reload::run(cmd, &env_ref, timeout)
-                .map_err(|d| StepError::Failed(d, JobState::Deploying))?;
-        }
-    }
-    advance(
-        ctx,
-        actor,
-        job,
-        JobState::Deployed,
-        json!({"targets": written}),
-    )
-}
-
-fn reload_env(
-    job: &Job,
-    identity: &Identity,
-    t: &TargetSpec,
-    fp: &str,
-) -> Vec<(&'static str, String)> {
-    let p = |p: &Option<std::path::PathBuf>| {
-        p.as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
-    };
-    vec![
-        ("CERTDECK_IDENTITY", identity.name.clone()),
-        ("CERTDECK_JOB", job.id.to_string()),
-        ("CERTDECK_CERT_PATH", t.cert.display().to_string()),
-        ("CERTDECK_KEY_PATH", t.key.display().to_string()),
-        ("CERTDECK_CHAIN_PATH", p(&t.chain)),
-        ("CERTDECK_FULLCHAIN_PATH", p(&t.fullchain)),
-        ("CERTDECK_FINGERPRINT", fp.to_string()),
-        ("CERTDECK_SANS", identity.sans.join(",")),
-    ]
-}
-
-/// verifying → verified: each target with a verify address must serve the new leaf.
-/// Only then is the certificate the identity's current one.
-fn step_verify(
-    ctx: &mut Ctx,
-    actor: &Actor,
-    job: &Job,
-    s: &Subject,
-    opts: &RunOptions,
-) -> Result<(), StepError> {
-    let fp = cert_fingerprint(ctx.store.read(), job.certificate_id)?.unwrap_or_default();
-    let sni = s.identity.sans.first().cloned().unwrap_or_default();
-    let mut checked = Vec::new();
-    for t in &s.targets {
-        let Some(addr) = t.verify.as_deref() else {
-            continue;
-        };
-        deploy::verify::served(addr, &sni, &fp, opts.settings.verify_window()).map_err(|d| {
-            // A mismatch is retried from the deployment (rewrite, reload, verify again).
-            StepError::Failed(d, JobState::Deploying)
-        })?;
-        checked.push(addr.to_string());
-    }
-    let id = job.id;
-    let cert_id = job.certificate_id;
-    let previous = s.identity.current_certificate_id;
-    run(
-        ctx,
-        actor,
-        Activity::RenewalResponse,
-        "job.verified",
-        ("job", &id.to_string()),
-        |tx, now| {
-            if let Some(c) = cert_id {
-                tx.set_identity_current_certificate(job.identity_id, Some(c))?;
-                if let Some(p) = previous.filter(|p| *p != c) {
-                    if let Some(row) = tx.read().certificate_row(p)? {
-                        if row.status == CertStatus::Active {
-                            tx.set_certificate_status(p, CertStatus::Superseded)?;
-                        }
-                    }
-                }
-            }
-            tx.set_job_key_staging(id, None)?;
-            tx.set_job_state(id, JobState::Verified, now)?;
-            tx.append_audit(
-                actor,
-                now,
-                &Entry::success(
-                    "job.verified",
-                    "job",
-                    id.to_string(),
-                    json!({
-                        "identity": job.identity, "certificate": fp, "verified_at": checked,
-                        "unverified": checked.is_empty(),
-                    }),
-                ),
-            )?;
-            Ok(())
-        },
-    )?;
-    if let Some(p) = &job.key_staging {
-        let _ = std::fs::remove_file(p);
-    }
-    Ok(())
-}
-
-/// Records a failed step: diagnosis, attempts, next attempt (backoff or Retry-After),
-/// and for CA-side failures the authority's circuit breaker.
-fn record_failure(
-    ctx: &mut Ctx,
-    actor: &Actor,
-    job: &Job,
-    resume_at: JobState,
-    d: &Diagnosis,
-    opts: &RunOptions,
-) -> OpResult<()> {
-    let attempts = job.attempts + 1;
-    let next = opts
-        .settings
-        .backoff()
-        .next_attempt(ctx.now(), attempts, d.retry_after_secs);
-    let id = job.id;
-    let settings = opts.settings.clone();
-    run(
-        ctx,
-        actor,
-        Activity::RenewalResponse,
-        "job.fail",
-        ("job", &id.to_string()),
-        |tx, now| {
-            tx.fail_job(id, resume_at, d.category, &d.message, attempts, next, now)?;
-            // An order the CA judged (failed validation, refused names or account) is dead:
-            // the retry places a new one. Transport failures keep it, to be resumed.
-            if resume_at == JobState::Ordering
-                && matches!(
-                    d.category,
-                    Category::ChallengeFailed
-                        | Category::Dns
-                        | Category::PolicyDenied
-                        | Category::Unauthorized
-                )
-            {
-                tx.clear_job_order_ref(id)?;
-            }
-            tx.append_audit(actor, now, &Entry::failed("job.fail", "job", id.to_string(), d.message.clone(), json!({
-            "identity": job.identity, "authority": job.authority, "diagnosis": d.category.as_str(),
-            "next_step": d.next_step(), "attempts": attempts, "next_attempt_at": crate::clock::rfc3339(next),
-            "resumes_at": resume_at.as_str(),
-        })))?;
-            if d.category.counts_against_authority() {
-                circuit_failure(tx, actor, job, d, &settings, now)?;
-            }
-            Ok(())
-        },
-    )
-}
-
-fn circuit_success(
-    tx: &crate::store::Tx<'_>,
-    authority_id: i64,
-    now: OffsetDateTime,
-) -> OpResult<()> {
-    if let Some(h) = tx.read().authority_health(authority_id)? {
-        if h.consecutive_failures != 0 || h.state != "closed" {
-            tx.set_authority_health(
-                &HealthRow {
-                    consecutive_failures: 0,
-                    state: "closed".into(),
-                    opened_at: None,
-                    ..h
-                },
-                now,
-            )?;
-        }
-    }
-    Ok(())
-}
-
-fn circuit_failure(
-    tx: &crate::store::Tx<'_>,
-    actor: &Actor,
-    job: &Job,
-    d: &Diagnosis,
-    settings: &crate::lifecycle::Settings,
-    now: OffsetDateTime,
-) -> OpResult<()> {
-    let h = tx
-        .read()
-        .authority_health(job.authority_id)?
-        .unwrap_or(HealthRow {
-            authority_id: job.authority_id,
-            consecutive_failures: 0,
-            state: "closed".into(),
-            opened_at: None,
-            last_failure: None,
-        });
-    let failures = h.consecutive_failures + 1;
-    let opens = failures >= settings.circuit_failures && h.state != "open";
-    let state = if failures >= settings.circuit_failures {
-        "open"
-    } else {
-        "closed"
-    };
-    tx.set_authority_health(
-        &HealthRow {
-            authority_id: job.authority_id,
-            consecutive_failures: failures,
-            state: state.into(),
-            opened_at: if opens { Some(now) } else { h.opened_at },
-            last_failure: Some(d.message.chars().take(500).collect()),
-        },
-        now,
-    )?;
-    if opens {
-        let msg = format!(
-            "authority {}: circuit opened after {failures} consecutive failures (last: {d})",
-            job.authority
-        );
-        tx.insert_alert(now, "circuit_open", &job.authority, &msg)?;
-        tx.append_audit(
-            actor,
-            now,
-            &Entry::success(
-                "alert.raise",
-                "authority",
-                job.authority.clone(),
-                json!({"kind": "circuit_open", "message": msg}),
-            ),
-        )?;
-    }
-    Ok(())
 }
 
 /// The registered domain (public suffix + 1) of the first DNS name, for budgets.
@@ -1195,8 +481,9 @@ pub struct DueResult {
     pub error: Option<String>,
 }
 
-/// Renews every identity the planner says is due (`renew --due`), one after another.
-/// With `dry_run`, returns the plan of what is due or blocked and does nothing.
+/// Renews every identity the planner says is due (`renew --due`), in batches that run
+/// in rounds (see [`execute_many`]). With `dry_run`, returns the plan of what is due or
+/// blocked and does nothing.
 pub fn renew_due(
     ctx: &mut Ctx,
     actor: &Actor,
@@ -1205,8 +492,8 @@ pub fn renew_due(
     dry_run: bool,
 ) -> OpResult<Vec<DueResult>> {
     let plan = plan_renewals(ctx, opts.now)?;
-    let mut out = Vec::new();
     let now = ctx.now();
+    let mut work = Vec::new();
     for p in plan {
         if matches!(p.decision, Decision::Wait { .. }) {
             continue;
@@ -1226,6 +513,36 @@ pub fn renew_due(
                 continue;
             }
         }
+        work.push(p);
+    }
+    if dry_run {
+        return Ok(work
+            .into_iter()
+            .map(|planned| DueResult {
+                planned,
+                outcome: None,
+                error: None,
+            })
+            .collect());
+    }
+    renew_planned(ctx, actor, &work, opts, connectors)
+}
+
+/// How many jobs run together in one batch: enough that a round's transaction and its
+/// parallel signing are worth it, few enough that a round stays short.
+pub const BATCH: usize = 512;
+
+/// Runs planned renewals (blocked ones are passed through) in batches of [`BATCH`]:
+/// their jobs are opened in one transaction, then run together in rounds.
+pub fn renew_planned(
+    ctx: &mut Ctx,
+    actor: &Actor,
+    planned: &[Planned],
+    opts: &RunOptions,
+    connectors: &dyn Connectors,
+) -> OpResult<Vec<DueResult>> {
+    let mut out = Vec::with_capacity(planned.len());
+    for chunk in planned.chunks(BATCH) {
         if opts
             .stop
             .as_ref()
@@ -1233,37 +550,148 @@ pub fn renew_due(
         {
             break;
         }
-        if dry_run {
+        let opened = open_planned(ctx, actor, chunk)?;
+        let ids: Vec<i64> = opened
+            .iter()
+            .filter_map(|o| o.as_ref().ok().copied().flatten())
+            .collect();
+        let mut outcomes = execute_many(ctx, actor, &ids, opts, connectors)?.into_iter();
+        for (p, o) in chunk.iter().zip(opened) {
+            let (outcome, error) = match o {
+                Ok(Some(_)) => (outcomes.next(), None),
+                Ok(None) => (None, None),
+                Err(e) => (None, Some(e.to_string())),
+            };
             out.push(DueResult {
-                planned: p,
-                outcome: None,
-                error: None,
+                planned: p.clone(),
+                outcome,
+                error,
             });
-            continue;
         }
-        let r = run_planned(ctx, actor, &p, opts, connectors);
-        out.push(match r {
-            Ok(Some(o)) => DueResult {
-                planned: p,
-                outcome: Some(o),
-                error: None,
-            },
-            Ok(None) => DueResult {
-                planned: p,
-                outcome: None,
-                error: None,
-            },
-            Err(e) => DueResult {
-                planned: p,
-                outcome: None,
-                error: Some(e.to_string()),
-            },
-        });
     }
     Ok(out)
 }
 
-/// Executes one planned decision (nothing for a blocked one).
+/// Opens (or finds) the job of every planned renewal and switches it to the authority
+/// the planner chose (the fallback), in one transaction with one audit record per job.
+/// Per renewal: its job id, `None` for a blocked one, or why it could not be opened.
+fn open_planned(
+    ctx: &mut Ctx,
+    actor: &Actor,
+    planned: &[Planned],
+) -> OpResult<Vec<Result<Option<i64>, OpError>>> {
+    enum Open {
+        Blocked,
+        Refused(OpError),
+        /// An open job, maybe to switch to the planned authority.
+        Existing(Job, i64),
+        /// A new job: identity, its authority, the planned authority, reason.
+        New(Identity, crate::model::Authority, i64, &'static str),
+    }
+    let read = ctx.store.read();
+    let mut todo = Vec::with_capacity(planned.len());
+    for p in planned {
+        let Decision::Renew {
+            authority_id,
+            reason,
+            ..
+        } = p.decision
+        else {
+            todo.push(Open::Blocked);
+            continue;
+        };
+        let Some(ident) = read.identity_by_name(&p.name)? else {
+            todo.push(Open::Refused(OpError::NotFound(format!(
+                "identity {}",
+                p.name
+            ))));
+            continue;
+        };
+        if let Some(job) = read.open_job(ident.id)? {
+            todo.push(Open::Existing(job, authority_id));
+            continue;
+        }
+        let Some(auth_name) = ident.authority.clone() else {
+            todo.push(Open::Refused(OpError::Invalid(format!(
+                "identity {} has no authority to renew from",
+                p.name
+            ))));
+            continue;
+        };
+        let Some(auth) = read.authority_by_name(&auth_name)? else {
+            todo.push(Open::Refused(OpError::NotFound(format!(
+                "authority {auth_name}"
+            ))));
+            continue;
+        };
+        let reason = if reason == "first" || ident.current_certificate_id.is_none() {
+            "first"
+        } else {
+            "due"
+        };
+        todo.push(Open::New(ident, auth, authority_id, reason));
+    }
+    let object = format!("{} jobs", planned.len());
+    let ids = run(
+        ctx,
+        actor,
+        Activity::RenewalResponse,
+        "job.plan",
+        ("jobs", &object),
+        |tx, now| {
+            let switch = |id: i64, identity: &str, from: &str, to: i64| -> OpResult<()> {
+                tx.set_job_authority(id, to)?;
+                tx.set_job_state(id, JobState::Planned, now)?;
+                tx.append_audit(actor, now, &Entry::success("job.switch_authority", "job", id.to_string(),
+                    json!({"identity": identity, "from": from, "to_authority_id": to, "why": "fallback"})))?;
+                Ok(())
+            };
+            let mut ids = Vec::with_capacity(todo.len());
+            for t in &todo {
+                ids.push(match t {
+                    Open::Blocked | Open::Refused(_) => None,
+                    Open::Existing(job, to) => {
+                        if job.authority_id != *to
+                            && job.order_ref.is_none()
+                            && matches!(job.resume_step(), JobState::Planned | JobState::Ordering)
+                        {
+                            switch(job.id, &job.identity, &job.authority, *to)?;
+                        }
+                        Some(job.id)
+                    }
+                    Open::New(ident, auth, to, reason) => {
+                        let id = tx.insert_job(ident.id, auth.id, reason, &actor.name, now)?;
+                        tx.append_audit(
+                            actor,
+                            now,
+                            &Entry::success(
+                                "job.plan",
+                                "job",
+                                id.to_string(),
+                                json!({"identity": ident.name, "authority": auth.name, "reason": reason}),
+                            ),
+                        )?;
+                        if auth.id != *to {
+                            switch(id, &ident.name, &auth.name, *to)?;
+                        }
+                        Some(id)
+                    }
+                });
+            }
+            Ok(ids)
+        },
+    )?;
+    Ok(todo
+        .into_iter()
+        .zip(ids)
+        .map(|(t, id)| match t {
+            Open::Refused(e) => Err(e),
+            _ => Ok(id),
+        })
+        .collect())
+}
+
+/// Executes one planned decision (nothing for a blocked one): a batch of one.
 pub fn run_planned(
     ctx: &mut Ctx,
     actor: &Actor,
@@ -1271,38 +699,27 @@ pub fn run_planned(
     opts: &RunOptions,
     connectors: &dyn Connectors,
 ) -> OpResult<Option<RunOutcome>> {
-    let Decision::Renew {
-        authority_id,
-        reason,
-        ..
-    } = p.decision
-    else {
-        return Ok(None);
-    };
-    let reason = if reason == "first" { "first" } else { "due" };
-    let id = start_job(ctx, actor, &p.name, reason, true)?;
-    let job = load_job(ctx, id)?;
-    if job.authority_id != authority_id
-        && job.order_ref.is_none()
-        && matches!(job.resume_step(), JobState::Planned | JobState::Ordering)
-    {
-        let name = p.name.clone();
-        run(
-            ctx,
-            actor,
-            Activity::RenewalResponse,
-            "job.switch_authority",
-            ("job", &id.to_string()),
-            |tx, now| {
-                tx.set_job_authority(id, authority_id)?;
-                tx.set_job_state(id, JobState::Planned, now)?;
-                tx.append_audit(actor, now, &Entry::success("job.switch_authority", "job", id.to_string(),
-                json!({"identity": name, "from": job.authority, "to_authority_id": authority_id, "why": "fallback"})))?;
-                Ok(())
-            },
-        )?;
+    let mut r = renew_planned(ctx, actor, std::slice::from_ref(p), opts, connectors)?;
+    match r.pop() {
+        Some(DueResult { error: Some(e), .. }) => Err(OpError::Invalid(e)),
+        Some(d) => Ok(d.outcome),
+        None => Ok(None),
     }
-    execute(ctx, actor, id, opts, connectors).map(Some)
+}
+
+/// Whether `p` goes to an authority whose CA signs locally, so `certdeck run` hands it
+/// to a batch instead of a worker of its own.
+pub fn signs_locally(ctx: &Ctx, p: &Planned, connectors: &dyn Connectors) -> bool {
+    let Decision::Renew { authority_id, .. } = p.decision else {
+        return false;
+    };
+    let Ok(all) = ctx.store.read().authorities() else {
+        return false;
+    };
+    let Some(a) = all.into_iter().find(|a| a.id == authority_id) else {
+        return false;
+    };
+    connectors.connector(&a).is_ok_and(|c| c.batch().is_some())
 }
 
 // ---------------------------------------------------------------- alerts and status
