@@ -106,6 +106,36 @@ impl Filter {
                 .all(|t| t.matches_in(row, hay, now))
     }
 
+    /// Whether some word reads the certificate's findings (`compliant`, `rule:`): only
+    /// then must findings be loaded before a row can be judged.
+    pub fn needs_findings(&self) -> bool {
+        self.terms.iter().any(Term::needs_findings)
+    }
+
+    /// [`Filter::matches`] for the words that do not read findings: rows it rejects are
+    /// rejected by [`Filter::matches`] too, so a list loads findings only for the rows
+    /// that pass it.
+    pub fn matches_before_findings(&self, row: &CertRow, now: OffsetDateTime) -> bool {
+        self.terms
+            .iter()
+            .filter(|t| !t.needs_findings())
+            .all(|t| t.matches(row, now))
+    }
+
+    /// The earliest not_after any match can have (matches have not_after strictly after
+    /// it), when the query bounds it from below (`!expired`, `expires>30d`).
+    pub fn not_after_lower_bound(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.terms
+            .iter()
+            .filter_map(|t| match t {
+                Term::Expires(Cmp::Gt, d) => Some(now + *d),
+                Term::Expires(Cmp::Ge, d) => Some(now + *d - Duration::seconds(1)),
+                Term::Not(inner) if **inner == Term::Expired => Some(now),
+                _ => None,
+            })
+            .max()
+    }
+
     /// The latest not_after any match can have, when the query bounds it; lets the store
     /// pre-select by index before the exact match runs.
     pub fn not_after_upper_bound(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
@@ -246,6 +276,10 @@ pub struct Haystack {
     /// `text[cn_end + 1..sans_end]` are the SANs, one per line.
     sans_end: usize,
     has_cn: bool,
+    /// [`CertRow::is_weak`], answered once: `weak` is a word operators filter by often.
+    weak: bool,
+    /// not_after in Unix nanoseconds: expiry words compare integers, next to the rest.
+    not_after: i128,
 }
 
 impl Haystack {
@@ -270,6 +304,8 @@ impl Haystack {
             cn_end,
             sans_end,
             has_cn: r.subject_cn.is_some(),
+            weak: r.is_weak(),
+            not_after: r.not_after.unix_timestamp_nanos(),
         }
     }
 
@@ -306,6 +342,15 @@ fn contains_ci(hay: &str, needle_lower: &str) -> bool {
 }
 
 impl Term {
+    /// Whether testing the term reads the row's findings.
+    fn needs_findings(&self) -> bool {
+        match self {
+            Term::Compliant | Term::Rule(_) => true,
+            Term::Not(t) => t.needs_findings(),
+            _ => false,
+        }
+    }
+
     /// Whether testing the term costs a field comparison rather than a scan of text.
     fn is_cheap(&self) -> bool {
         match self {
@@ -334,6 +379,7 @@ impl Term {
             Term::San(t) if Haystack::answers(t) => {
                 !r.sans.is_empty() && hay.sans().contains(t.as_str())
             }
+            Term::Weak => hay.weak,
             Term::Not(t) => !t.matches_in(r, hay, now),
             t => t.matches(r, now),
         }
@@ -395,6 +441,81 @@ impl Term {
             }),
             Term::Not(t) => !t.matches(r, now),
         }
+    }
+}
+
+/// A [`Filter`] made ready to test many rows at one `now`: which words the folded
+/// [`Haystack`] answers is decided once per query rather than once per row, and expiry
+/// limits are computed once. Same answer as [`Filter::matches`] for every row.
+pub struct Prepared<'f> {
+    cheap: Vec<Step<'f>>,
+    costly: Vec<Step<'f>>,
+    now: OffsetDateTime,
+}
+
+enum Step<'f> {
+    /// Free text answered by the haystack (or serial / fingerprint prefix).
+    Text(&'f str),
+    Cn(&'f str),
+    San(&'f str),
+    Weak,
+    /// not_after compared with a limit in Unix nanoseconds.
+    NotAfter(Cmp, i128),
+    Plain(&'f Term),
+    Not(Box<Step<'f>>),
+}
+
+impl Filter {
+    pub fn prepare(&self, now: OffsetDateTime) -> Prepared<'_> {
+        let (cheap, costly): (Vec<&Term>, Vec<&Term>) =
+            self.terms.iter().partition(|t| t.is_cheap());
+        Prepared {
+            cheap: cheap.into_iter().map(|t| Step::of(t, now)).collect(),
+            costly: costly.into_iter().map(|t| Step::of(t, now)).collect(),
+            now,
+        }
+    }
+}
+
+impl<'f> Step<'f> {
+    fn of(t: &'f Term, now: OffsetDateTime) -> Step<'f> {
+        match t {
+            Term::Text(x) if Haystack::answers(x) => Step::Text(x),
+            Term::Cn(x) if Haystack::answers(x) => Step::Cn(x),
+            Term::San(x) if Haystack::answers(x) => Step::San(x),
+            Term::Weak => Step::Weak,
+            Term::Expires(cmp, d) => Step::NotAfter(*cmp, (now + *d).unix_timestamp_nanos()),
+            Term::Expired => Step::NotAfter(Cmp::Le, now.unix_timestamp_nanos()),
+            Term::Not(inner) => Step::Not(Box::new(Step::of(inner, now))),
+            other => Step::Plain(other),
+        }
+    }
+
+    fn matches(&self, r: &CertRow, hay: &Haystack, now: OffsetDateTime) -> bool {
+        match self {
+            Step::Text(t) => {
+                hay.text.contains(t) || r.serial.contains(t) || r.fingerprint_sha256.starts_with(t)
+            }
+            Step::Cn(t) => hay.cn().is_some_and(|cn| cn.contains(t)),
+            Step::San(t) => !r.sans.is_empty() && hay.sans().contains(t),
+            Step::Weak => hay.weak,
+            Step::NotAfter(cmp, limit) => match cmp {
+                Cmp::Lt => hay.not_after < *limit,
+                Cmp::Le => hay.not_after <= *limit,
+                Cmp::Gt => hay.not_after > *limit,
+                Cmp::Ge => hay.not_after >= *limit,
+            },
+            Step::Plain(t) => t.matches(r, now),
+            Step::Not(s) => !s.matches(r, hay, now),
+        }
+    }
+}
+
+impl Prepared<'_> {
+    /// Whether `row` (with `hay`, its [`Haystack`]) matches every word.
+    pub fn matches(&self, row: &CertRow, hay: &Haystack) -> bool {
+        self.cheap.iter().all(|s| s.matches(row, hay, self.now))
+            && self.costly.iter().all(|s| s.matches(row, hay, self.now))
     }
 }
 
@@ -591,6 +712,50 @@ mod tests {
     }
 
     #[test]
+    fn expiry_words_bound_the_preselection_from_below_too() {
+        let f = Filter::parse("!expired expires<=30d").unwrap();
+        assert_eq!(f.not_after_lower_bound(NOW), Some(NOW));
+        assert_eq!(
+            Filter::parse("expires>=7d expires>2d")
+                .unwrap()
+                .not_after_lower_bound(NOW),
+            Some(NOW + Duration::days(7) - Duration::seconds(1))
+        );
+        assert_eq!(
+            Filter::parse("expired").unwrap().not_after_lower_bound(NOW),
+            None
+        );
+        // Every row the bounds exclude is one the filter rejects.
+        for q in ["!expired", "expires>=18d", "expires>17d"] {
+            let f = Filter::parse(q).unwrap();
+            let lo = f.not_after_lower_bound(NOW).unwrap();
+            let mut r = row();
+            r.not_after = lo;
+            assert!(!f.matches(&r, NOW), "{q}: not_after = bound must not match");
+            r.not_after = lo + Duration::seconds(1);
+            assert!(f.matches(&r, NOW), "{q}: just after the bound matches");
+        }
+    }
+
+    #[test]
+    fn only_policy_words_wait_for_findings() {
+        assert!(!Filter::parse("owner:x expires<30d weak")
+            .unwrap()
+            .needs_findings());
+        assert!(Filter::parse("owner:x noncompliant")
+            .unwrap()
+            .needs_findings());
+        assert!(Filter::parse("!rule:cert.expired")
+            .unwrap()
+            .needs_findings());
+        let f = Filter::parse("owner:payments compliant").unwrap();
+        let mut r = row();
+        assert!(f.matches_before_findings(&r, NOW));
+        r.owner = Some("other".into());
+        assert!(!f.matches_before_findings(&r, NOW));
+    }
+
+    #[test]
     fn folded_haystack_answers_every_query_as_the_row_does() {
         let plain = row();
         let mut unicode = row();
@@ -627,6 +792,13 @@ mod tests {
             "fe80::1",
             "weak",
             "!weak owner:payments",
+            "expires<18d",
+            "expires<=18d",
+            "expires>18d",
+            "expires>=18d env:prod",
+            "expired",
+            "!expired san:api",
+            "!expires<30d",
         ];
         for r in [plain, unicode, bare] {
             let hay = Haystack::of(&r);
@@ -636,6 +808,11 @@ mod tests {
                     f.matches_in(&r, &hay, NOW),
                     f.matches(&r, NOW),
                     "{q:?} on {r:?}"
+                );
+                assert_eq!(
+                    f.prepare(NOW).matches(&r, &hay),
+                    f.matches(&r, NOW),
+                    "prepared {q:?} on {r:?}"
                 );
                 // Terms built in code, not parsed, may be upper-case or empty.
                 for t in [
@@ -648,6 +825,11 @@ mod tests {
                         f.matches_in(&r, &hay, NOW),
                         f.matches(&r, NOW),
                         "{f:?} on {r:?}"
+                    );
+                    assert_eq!(
+                        f.prepare(NOW).matches(&r, &hay),
+                        f.matches(&r, NOW),
+                        "prepared {f:?} on {r:?}"
                     );
                 }
             }
