@@ -267,6 +267,8 @@ impl Tx<'_> {
 pub struct RowSelect {
     /// Only certificates with not_after strictly before this (unix seconds).
     pub not_after_before: Option<i64>,
+    /// Only certificates with not_after strictly after this (unix seconds).
+    pub not_after_after: Option<i64>,
 }
 
 pub(super) const ROW_SELECT: &str =
@@ -354,27 +356,31 @@ impl Read<'_> {
     }
 
     pub fn certificate_rows(&self, sel: RowSelect) -> Result<Vec<CertRow>> {
-        let mut out = Vec::new();
-        match sel.not_after_before {
-            Some(t) => {
-                let mut st = self.c.prepare_cached(&format!(
-                    "{ROW_SELECT} WHERE c.not_after < ?1 ORDER BY c.id"
-                ))?;
-                for r in st.query_map([t], cert_row)? {
-                    out.push(r?);
-                }
-            }
-            None => {
-                let mut st = self
-                    .c
-                    .prepare_cached(&format!("{ROW_SELECT} ORDER BY c.id"))?;
-                for r in st.query_map([], cert_row)? {
-                    out.push(r?);
-                }
-            }
-        }
+        let mut out = self.certificate_rows_without_findings(sel)?;
         self.attach_findings(&mut out)?;
         Ok(out)
+    }
+
+    /// [`Read::certificate_rows`] with `findings` left empty: a caller that filters
+    /// first attaches findings ([`Read::attach_findings`]) to the rows it keeps.
+    pub fn certificate_rows_without_findings(&self, sel: RowSelect) -> Result<Vec<CertRow>> {
+        let rows = if sel.not_after_after.is_none() && sel.not_after_before.is_none() {
+            let mut st = self
+                .c
+                .prepare_cached(&format!("{ROW_SELECT} ORDER BY c.id"))?;
+            let rows = st.query_map([], cert_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        } else {
+            // A range of the not_after index (the list's --expiring and --expired).
+            let mut st = self.c.prepare_cached(&format!(
+                "{ROW_SELECT} WHERE c.not_after > ?1 AND c.not_after < ?2 ORDER BY c.id"
+            ))?;
+            let lo = sel.not_after_after.unwrap_or(i64::MIN);
+            let hi = sel.not_after_before.unwrap_or(i64::MAX);
+            let rows = st.query_map(params![lo, hi], cert_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        };
+        Ok(rows?)
     }
 
     pub fn certificate_row(&self, id: i64) -> Result<Option<CertRow>> {

@@ -251,6 +251,13 @@ const FINDING_SELECT: &str = "SELECT f.certificate_id, f.rule, f.severity, f.mes
             OR (x.object_type = 'identity' AND x.object_id = i.name))
         ORDER BY x.expires_at DESC LIMIT 1)";
 
+/// [`FINDING_SELECT`] for an inventory without exceptions in force (the usual case):
+/// the same columns, without a correlated exception lookup per finding.
+const FINDING_SELECT_PLAIN: &str =
+    "SELECT f.certificate_id, f.rule, f.severity, f.message, f.value,
+        f.profile, f.policy_version, NULL, NULL, NULL, f.applies_from, f.applies_until
+    FROM findings f";
+
 fn finding(r: &Row<'_>) -> rusqlite::Result<(i64, Finding)> {
     let sev: String = r.get(2)?;
     let exc: Option<i64> = r.get(7)?;
@@ -340,9 +347,17 @@ impl Read<'_> {
     /// Fills each row's `findings` from the last evaluation, each with the exception that
     /// covers it (whether it is still in force is decided when read, against the clock).
     pub fn attach_findings(&self, rows: &mut [CertRow]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let select = if self.has_unrevoked_exceptions()? {
+            FINDING_SELECT
+        } else {
+            FINDING_SELECT_PLAIN
+        };
         if rows.len() <= 64 {
             let mut st = self.c.prepare_cached(&format!(
-                "{FINDING_SELECT} WHERE f.certificate_id = ?1 ORDER BY f.id"
+                "{select} WHERE f.certificate_id = ?1 ORDER BY f.id"
             ))?;
             for row in rows.iter_mut() {
                 row.findings = st
@@ -360,7 +375,7 @@ impl Read<'_> {
         let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
         let mut by_id: HashMap<i64, Vec<Finding>> = HashMap::with_capacity(ids.len());
         let mut st = self.c.prepare_cached(&format!(
-            "{FINDING_SELECT} WHERE f.certificate_id IN (SELECT value FROM json_each(?1)) ORDER BY f.id"
+            "{select} WHERE f.certificate_id IN (SELECT value FROM json_each(?1)) ORDER BY f.id"
         ))?;
         for r in st.query_map([list], finding)? {
             let (id, f) = r?;
@@ -370,6 +385,15 @@ impl Read<'_> {
             row.findings = by_id.remove(&row.id).unwrap_or_default();
         }
         Ok(())
+    }
+
+    /// Whether any exception has not been revoked (expired ones included: whether an
+    /// exception is still in force is decided against the clock when findings are read).
+    pub fn has_unrevoked_exceptions(&self) -> Result<bool> {
+        Ok(self
+            .c
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM exceptions WHERE revoked_at IS NULL)")?
+            .query_row([], |r| r.get(0))?)
     }
 
     pub fn current_policy_version(&self) -> Result<Option<PolicyVersion>> {
