@@ -168,7 +168,9 @@ fn console_budgets(c: &mut Criterion) {
     app.settle();
     term.draw(|f| app.render(f)).unwrap();
     g.bench_function("dashboard redraw (100k loaded)", |b| {
-        b.iter(|| term.draw(|f| app.render(f)).unwrap())
+        b.iter(|| {
+            term.draw(|f| app.render(f)).unwrap();
+        })
     });
     g.bench_function("dashboard tick on the input path + redraw", |b| {
         b.iter(|| {
