@@ -330,3 +330,68 @@ fn an_exception_form_rejects_a_malformed_object() {
     c.key(KeyCode::Esc);
     assert_eq!(c.app.status_text(), Some("request not opened"));
 }
+
+/// pat (platform: A for failure response) reviews dave's request to revoke the fixture
+/// leaf for key compromise.
+#[test]
+fn a_revocation_request_shows_the_certificate_and_reason_asked() {
+    use certdeck::ops::import::{import, ImportOptions, Source};
+    let (mut ctx, clock, alice) = ctx_at(NOW - time::Duration::hours(3));
+    grant(&mut ctx, &alice, "pat", Role::Platform, Scope::default());
+    grant(&mut ctx, &alice, "dave", Role::AppOwner, Scope::default());
+    let pem = std::fs::read(support::fixture("chain/leaf.pem")).unwrap();
+    import(
+        &mut ctx,
+        &alice,
+        vec![Source::Bytes {
+            label: "leaf.pem".into(),
+            kind: "file".into(),
+            data: pem,
+        }],
+        &ImportOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let ids = ctx
+        .store
+        .read()
+        .certificates_by_fingerprint_prefix("")
+        .unwrap();
+    let leaf = ids
+        .into_iter()
+        .find(|id| {
+            !ctx.store
+                .read()
+                .certificate_row(*id)
+                .unwrap()
+                .unwrap()
+                .is_ca
+        })
+        .expect("the leaf");
+    let asked = certdeck::ops::lifecycle::revoke(
+        &mut ctx,
+        &operator("dave"),
+        leaf,
+        "key_compromise",
+        Some("key seen in a public repository"),
+        &certdeck::ca::Standard::default(),
+    )
+    .unwrap();
+    assert!(matches!(
+        asked,
+        certdeck::ops::lifecycle::Revoked::Requested { opened: true, .. }
+    ));
+    clock.set(NOW);
+    let fp = ctx
+        .store
+        .read()
+        .certificate_row(leaf)
+        .unwrap()
+        .unwrap()
+        .fingerprint_sha256;
+    let c = Console::new(ctx, "pat", false);
+    let s = c.screen();
+    assert!(s.contains("revocation") && s.contains(&fp), "{s}");
+    assert!(s.contains("key compromise") && s.contains("active"), "{s}");
+    insta::assert_snapshot!("approvals_revocation_80x24", s);
+}
