@@ -348,6 +348,10 @@ fn jobs_r_takes_the_same_background_path() {
         .contains("Renew identity www now from authority internal?"));
     c.press("y");
     assert_eq!(c.app.sh.renewing, vec!["www".to_string()]);
+    // While it runs, :jobs marks it and re-reads its steps on each progress wake-up.
+    c.app.handle(Event::Progress);
+    c.draw();
+    assert!(c.screen().contains("⟳ renewing here"), "{}", c.screen());
     c.app.settle();
     assert_eq!(c.jobs().len(), before + 1);
     assert!(c.app.status_text().unwrap().starts_with("www: job"));

@@ -135,6 +135,8 @@ pub enum Event {
     Resize(u16, u16),
     Tick,
     Task(TaskResult),
+    /// A background renewal is still running: views that show job steps re-read them.
+    Progress,
     /// SIGTERM or SIGHUP: restore the terminal and leave.
     Signal(&'static str),
 }
@@ -249,6 +251,12 @@ impl App {
             Event::Tick => {
                 let sh = &mut self.sh;
                 self.stack.last_mut().expect("a view").refresh(sh);
+            }
+            Event::Progress => {
+                if self.view().name() == "jobs" {
+                    let sh = &mut self.sh;
+                    self.stack.last_mut().expect("a view").refresh(sh);
+                }
             }
             Event::Signal(name) => self.quit = Some(format!("received {name}")),
             Event::Task(TaskResult::Inventory { generation, rows }) => {

@@ -45,7 +45,17 @@ pub fn run(mut app: App, terminal: &mut ratatui::DefaultTerminal) -> std::io::Re
             if let Some(why) = app.quit.take() {
                 break Ok(why);
             }
-            let Some(ev) = rx.recv().await else {
+            // While a renewal runs in the background, wake every second so `:jobs` can
+            // show the step it has reached.
+            let ev = if app.sh.renewing.is_empty() {
+                rx.recv().await
+            } else {
+                match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+                    Ok(ev) => ev,
+                    Err(_) => Some(Event::Progress),
+                }
+            };
+            let Some(ev) = ev else {
                 break Ok("input closed".to_string());
             };
             app.handle(ev);

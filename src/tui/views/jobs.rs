@@ -201,12 +201,18 @@ impl View for JobsView {
         let h = (area.height as usize).saturating_sub(used);
         let offset = self.selected.saturating_sub(h.saturating_sub(1));
         for (i, r) in self.rows.iter().enumerate().skip(offset).take(h) {
+            // A renewal this console started and is still waiting on.
+            let state = if sh.renewing.contains(&r.identity) {
+                if sh.unicode { "⟳ renewing here" } else { "~ renewing here" }
+            } else {
+                r.state.as_str()
+            };
             let s = format!(
                 "{}{:<20} {:<12} {:<18} {}",
                 if i == self.selected { "> " } else { "  " },
                 text(&r.identity),
                 text(&r.authority),
-                r.state,
+                state,
                 text(&r.detail)
             );
             let style = if i == self.selected {
