@@ -744,3 +744,67 @@ fn requests_reviews_and_ca_approvals_from_before_schema_6_survive_the_upgrade() 
         .authority_approved_for("letsencrypt", "public-tls")
         .unwrap());
 }
+
+#[test]
+fn cli_run_carries_out_an_approved_revocation() {
+    let deck = support::Deck::new();
+    let dir = deck.dir.path();
+    std::fs::create_dir_all(dir.join("policy")).unwrap();
+    // open-tls without the field: one approval before revoking.
+    std::fs::write(
+        dir.join("policy/p.toml"),
+        policy(1).replace("revocation_approvals = 0\n", ""),
+    )
+    .unwrap();
+    assert_eq!(
+        deck.run(&["policy", "load", dir.join("policy").to_str().unwrap()])
+            .0,
+        0
+    );
+    let file = dir.join("estate.toml");
+    std::fs::write(
+        &file,
+        estate_text(dir, "open-tls", "internal", &["www.example.test"]),
+    )
+    .unwrap();
+    assert_eq!(deck.run(&["apply", file.to_str().unwrap()]).0, 0);
+    let (code, out, err) = deck.run(&["run", "--once"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("www: verified"), "{out}");
+
+    let (code, out, _) = deck.run(&["revoke", "www", "--reason", "cessation_of_operation"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("needs approval") && out.contains("opened"),
+        "{out}"
+    );
+    let id = deck.json(&["requests", "--json"])[0]["id"]
+        .as_i64()
+        .unwrap();
+    {
+        let (mut ctx, _clock, admin) = testing::ctx_on(&deck.db, support::now());
+        grant(&mut ctx, &admin, "pat", Role::Platform, Scope::default());
+        workflow::approve(&mut ctx, &operator("pat"), id, "site closed").unwrap();
+    }
+    let (code, out, err) = deck.run(&["run", "--once"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("request {id}: revocation carried out")),
+        "{out}{err}"
+    );
+    let (ctx, _clock, _) = testing::ctx_on(&deck.db, support::now());
+    let req = ctx.store.read().request(id).unwrap().unwrap();
+    assert!(req.used_at.is_some(), "marked used");
+    let Payload::Revocation { certificate, .. } = &req.payload else {
+        panic!()
+    };
+    let ids = ctx
+        .store
+        .read()
+        .certificates_by_fingerprint_prefix(certificate)
+        .unwrap();
+    assert_eq!(status(&ctx, ids[0]), "revoked");
+    // Nothing left to do on the next round.
+    let (_, out, _) = deck.run(&["run", "--once"]);
+    assert!(!out.contains("revocation carried out"), "{out}");
+}

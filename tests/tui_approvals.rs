@@ -395,3 +395,58 @@ fn a_revocation_request_shows_the_certificate_and_reason_asked() {
     assert!(s.contains("key compromise") && s.contains("active"), "{s}");
     insta::assert_snapshot!("approvals_revocation_80x24", s);
 }
+
+/// An issuance request shows what exactly would be approved: the names, the profile and
+/// authority, and the role the profile says approves.
+#[test]
+fn an_issuance_request_shows_the_names_profile_and_authority_asked() {
+    let (mut ctx, clock, alice) = ctx_at(NOW - time::Duration::hours(1));
+    grant(&mut ctx, &alice, "bob", Role::CentralPki, Scope::default());
+    certdeck::ops::policy::load_starter(&mut ctx, &alice).unwrap();
+    certdeck::ops::inventory::add_owner(&mut ctx, &alice, "web", None, None).unwrap();
+    let estate = certdeck::lifecycle::estate::Estate::parse(
+        r#"
+[[authority]]
+name = "letsencrypt"
+kind = "acme"
+directory = "https://acme.invalid/dir"
+environment = "prod"
+
+[[identity]]
+name = "shop"
+owner = "web"
+profile = "public-tls"
+authority = "letsencrypt"
+environment = "prod"
+sans = ["shop.example.com", "www.shop.example.com"]
+"#,
+        std::path::Path::new("e.toml"),
+    )
+    .unwrap();
+    certdeck::ops::lifecycle::apply_estate(&mut ctx, &alice, &estate).unwrap();
+    let req = workflow::open(
+        &mut ctx,
+        &alice,
+        Payload::Issuance {
+            identity: Some("shop".into()),
+            profile: None,
+            authority: None,
+            environment: None,
+            sans: vec![],
+            validity_days: None,
+            approver_role: None,
+        },
+        "new storefront",
+        None,
+    )
+    .unwrap();
+    clock.set(NOW);
+    let c = Console::new(ctx, "bob", false);
+    let s = c.screen();
+    assert!(s.contains(&format!(">  {}  issuance", req.id)), "{s}");
+    assert!(s.contains("shop.example.com, www.shop.example.com"), "{s}");
+    assert!(s.contains("profile public-tls from letsencrypt"), "{s}");
+    assert!(s.contains("under public-tls, no"), "{s}");
+    // public-tls wants no approver role: the A of define-profiles decides.
+    assert!(s.contains("approved by  define-profiles A"), "{s}");
+}

@@ -155,13 +155,24 @@ impl Tx<'_> {
             }
             InsertOutcome::Existing(id)
         };
-        self.tx
-            .prepare_cached(
+        // A new certificate has no sighting yet: a plain insert, no conflict to resolve.
+        let sql = match outcome {
+            InsertOutcome::New(_) => {
+                "INSERT INTO sightings (certificate_id, kind, location, first_seen, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?4)"
+            }
+            InsertOutcome::Existing(_) => {
                 "INSERT INTO sightings (certificate_id, kind, location, first_seen, last_seen)
                  VALUES (?1, ?2, ?3, ?4, ?4)
-                 ON CONFLICT (certificate_id, kind, location) DO UPDATE SET last_seen = excluded.last_seen",
-            )?
-            .execute(params![outcome.id(), sighting.kind, sighting.location, now])?;
+                 ON CONFLICT (certificate_id, kind, location) DO UPDATE SET last_seen = excluded.last_seen"
+            }
+        };
+        self.tx.prepare_cached(sql)?.execute(params![
+            outcome.id(),
+            sighting.kind,
+            sighting.location,
+            now
+        ])?;
         Ok(outcome)
     }
 
@@ -315,6 +326,53 @@ pub(super) fn cert_row(r: &Row<'_>) -> rusqlite::Result<CertRow> {
     })
 }
 
+/// The row [`Read::certificate_rows`] reads back for a certificate just stored by
+/// [`Tx::insert_certificate_linked`] as new (no identity, status active, no stored
+/// profile or findings yet), with the names its owner and authority ids stand for: an
+/// import judges what it stored without reading it back.
+pub fn row_as_stored(
+    id: i64,
+    info: CertificateInfo,
+    owner: Option<String>,
+    authority: Option<String>,
+    environment: Option<Environment>,
+) -> CertRow {
+    // SANs are kept newline-joined: read back, they are split the same way.
+    let joined = info
+        .sans
+        .iter()
+        .map(|s| s.value.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    CertRow {
+        id,
+        fingerprint_sha256: info.fingerprint_sha256,
+        serial: info.serial,
+        subject: info.subject,
+        subject_cn: info.subject_cn,
+        issuer: info.issuer,
+        issuer_cn: info.issuer_cn,
+        sans: if joined.is_empty() {
+            Vec::new()
+        } else {
+            joined.split('\n').map(str::to_string).collect()
+        },
+        not_before: ts(info.not_before.unix_timestamp()),
+        not_after: ts(info.not_after.unix_timestamp()),
+        key_algorithm: info.key_algorithm,
+        key_bits: info.key_bits,
+        signature_algorithm: info.signature_algorithm,
+        is_ca: info.is_ca,
+        owner,
+        authority,
+        environment,
+        identity: None,
+        status: CertStatus::Active,
+        profile: None,
+        findings: Vec::new(),
+    }
+}
+
 fn ts(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
@@ -459,6 +517,26 @@ impl Read<'_> {
                 .flatten();
         }
         Ok(out)
+    }
+
+    /// The highest certificate id (0 for an empty inventory): certificates stored after
+    /// this call get greater ids.
+    pub fn max_certificate_id(&self) -> Result<i64> {
+        Ok(self
+            .c
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM certificates", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Authority names of the certificates with an id above `id` that have one.
+    pub fn authorities_above(&self, id: i64) -> Result<Vec<(i64, String)>> {
+        let mut st = self.c.prepare_cached(
+            "SELECT c.id, a.name FROM certificates c JOIN authorities a ON a.id = c.authority_id
+             WHERE c.id > ?1",
+        )?;
+        let rows = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     pub fn certificate_count(&self) -> Result<i64> {
