@@ -246,6 +246,10 @@ pub struct Haystack {
     /// `text[cn_end + 1..sans_end]` are the SANs, one per line.
     sans_end: usize,
     has_cn: bool,
+    /// [`CertRow::is_weak`], answered once: `weak` is a word operators filter by often.
+    weak: bool,
+    /// not_after in Unix nanoseconds: expiry words compare integers, next to the rest.
+    not_after: i128,
 }
 
 impl Haystack {
@@ -270,6 +274,8 @@ impl Haystack {
             cn_end,
             sans_end,
             has_cn: r.subject_cn.is_some(),
+            weak: r.is_weak(),
+            not_after: r.not_after.unix_timestamp_nanos(),
         }
     }
 
@@ -334,6 +340,7 @@ impl Term {
             Term::San(t) if Haystack::answers(t) => {
                 !r.sans.is_empty() && hay.sans().contains(t.as_str())
             }
+            Term::Weak => hay.weak,
             Term::Not(t) => !t.matches_in(r, hay, now),
             t => t.matches(r, now),
         }
@@ -395,6 +402,81 @@ impl Term {
             }),
             Term::Not(t) => !t.matches(r, now),
         }
+    }
+}
+
+/// A [`Filter`] made ready to test many rows at one `now`: which words the folded
+/// [`Haystack`] answers is decided once per query rather than once per row, and expiry
+/// limits are computed once. Same answer as [`Filter::matches`] for every row.
+pub struct Prepared<'f> {
+    cheap: Vec<Step<'f>>,
+    costly: Vec<Step<'f>>,
+    now: OffsetDateTime,
+}
+
+enum Step<'f> {
+    /// Free text answered by the haystack (or serial / fingerprint prefix).
+    Text(&'f str),
+    Cn(&'f str),
+    San(&'f str),
+    Weak,
+    /// not_after compared with a limit in Unix nanoseconds.
+    NotAfter(Cmp, i128),
+    Plain(&'f Term),
+    Not(Box<Step<'f>>),
+}
+
+impl Filter {
+    pub fn prepare(&self, now: OffsetDateTime) -> Prepared<'_> {
+        let (cheap, costly): (Vec<&Term>, Vec<&Term>) =
+            self.terms.iter().partition(|t| t.is_cheap());
+        Prepared {
+            cheap: cheap.into_iter().map(|t| Step::of(t, now)).collect(),
+            costly: costly.into_iter().map(|t| Step::of(t, now)).collect(),
+            now,
+        }
+    }
+}
+
+impl<'f> Step<'f> {
+    fn of(t: &'f Term, now: OffsetDateTime) -> Step<'f> {
+        match t {
+            Term::Text(x) if Haystack::answers(x) => Step::Text(x),
+            Term::Cn(x) if Haystack::answers(x) => Step::Cn(x),
+            Term::San(x) if Haystack::answers(x) => Step::San(x),
+            Term::Weak => Step::Weak,
+            Term::Expires(cmp, d) => Step::NotAfter(*cmp, (now + *d).unix_timestamp_nanos()),
+            Term::Expired => Step::NotAfter(Cmp::Le, now.unix_timestamp_nanos()),
+            Term::Not(inner) => Step::Not(Box::new(Step::of(inner, now))),
+            other => Step::Plain(other),
+        }
+    }
+
+    fn matches(&self, r: &CertRow, hay: &Haystack, now: OffsetDateTime) -> bool {
+        match self {
+            Step::Text(t) => {
+                hay.text.contains(t) || r.serial.contains(t) || r.fingerprint_sha256.starts_with(t)
+            }
+            Step::Cn(t) => hay.cn().is_some_and(|cn| cn.contains(t)),
+            Step::San(t) => !r.sans.is_empty() && hay.sans().contains(t),
+            Step::Weak => hay.weak,
+            Step::NotAfter(cmp, limit) => match cmp {
+                Cmp::Lt => hay.not_after < *limit,
+                Cmp::Le => hay.not_after <= *limit,
+                Cmp::Gt => hay.not_after > *limit,
+                Cmp::Ge => hay.not_after >= *limit,
+            },
+            Step::Plain(t) => t.matches(r, now),
+            Step::Not(s) => !s.matches(r, hay, now),
+        }
+    }
+}
+
+impl Prepared<'_> {
+    /// Whether `row` (with `hay`, its [`Haystack`]) matches every word.
+    pub fn matches(&self, row: &CertRow, hay: &Haystack) -> bool {
+        self.cheap.iter().all(|s| s.matches(row, hay, self.now))
+            && self.costly.iter().all(|s| s.matches(row, hay, self.now))
     }
 }
 
@@ -627,6 +709,13 @@ mod tests {
             "fe80::1",
             "weak",
             "!weak owner:payments",
+            "expires<18d",
+            "expires<=18d",
+            "expires>18d",
+            "expires>=18d env:prod",
+            "expired",
+            "!expired san:api",
+            "!expires<30d",
         ];
         for r in [plain, unicode, bare] {
             let hay = Haystack::of(&r);
@@ -636,6 +725,11 @@ mod tests {
                     f.matches_in(&r, &hay, NOW),
                     f.matches(&r, NOW),
                     "{q:?} on {r:?}"
+                );
+                assert_eq!(
+                    f.prepare(NOW).matches(&r, &hay),
+                    f.matches(&r, NOW),
+                    "prepared {q:?} on {r:?}"
                 );
                 // Terms built in code, not parsed, may be upper-case or empty.
                 for t in [
@@ -648,6 +742,11 @@ mod tests {
                         f.matches_in(&r, &hay, NOW),
                         f.matches(&r, NOW),
                         "{f:?} on {r:?}"
+                    );
+                    assert_eq!(
+                        f.prepare(NOW).matches(&r, &hay),
+                        f.matches(&r, NOW),
+                        "prepared {f:?} on {r:?}"
                     );
                 }
             }

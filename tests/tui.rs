@@ -320,6 +320,93 @@ fn the_tree_groups_by_owner_ca_and_environment_and_narrows_the_table() {
     c.keys("o");
     assert!(c.screen().contains("Environments (o)"));
     assert!(c.screen().contains("nonprod"));
+    c.keys("o");
+    assert!(c.screen().contains("Profiles (o)"), "{}", c.screen());
+    c.keys("o");
+    assert!(c.screen().contains("Owners (o)"), "{}", c.screen());
+}
+
+/// The tree's nodes as `name -> counts` ("12 ▲3"), read off the left pane.
+fn tree_nodes(screen: &str, tree_width: usize) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in screen.lines().skip(3) {
+        let pane: String = line.chars().skip(1).take(tree_width).collect();
+        let pane = pane.trim();
+        if pane.is_empty() || pane.starts_with('│') {
+            continue;
+        }
+        // Counts are the trailing words: "12" or "12 ▲3".
+        let words: Vec<&str> = pane.split_whitespace().collect();
+        let n = if words.last().is_some_and(|w| w.starts_with('▲')) {
+            2
+        } else {
+            1
+        };
+        let (name, counts) = words.split_at(words.len() - n);
+        out.insert(name.join(" "), counts.join(" "));
+    }
+    out
+}
+
+#[test]
+fn the_profiles_tree_counts_each_profile_and_the_unprofiled_first() {
+    use certdeck::store::RowSelect;
+    let mut c = Console::new(demo_ctx(), "profiles", 160, 48);
+    let rows = c
+        .app
+        .sh
+        .ctx
+        .store
+        .read()
+        .certificate_rows(RowSelect::default())
+        .unwrap();
+    let mut expected: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for r in &rows {
+        let name = r.profile.clone().unwrap_or_else(|| "(no profile)".into());
+        let e = expected.entry(name).or_default();
+        e.0 += 1;
+        e.1 += usize::from(r.not_after <= NOW + time::Duration::days(30));
+    }
+    assert!(
+        expected.len() >= 3 && expected.contains_key("(no profile)"),
+        "the demo estate has profiled and unprofiled certificates: {expected:?}"
+    );
+    let s = c.screen();
+    assert!(s.contains("Profiles (o)"), "{s}");
+    let nodes = tree_nodes(&s, 33);
+    for (name, (count, expiring)) in &expected {
+        let want = if *expiring > 0 {
+            format!("{count} ▲{expiring}")
+        } else {
+            count.to_string()
+        };
+        assert_eq!(nodes.get(name), Some(&want), "{name} in {nodes:?}\n{s}");
+    }
+    // The unprofiled certificates are a finding: first under "All", and one key away.
+    let unprofiled = expected["(no profile)"].0;
+    c.keys("j");
+    assert!(
+        c.screen().contains(&format!(
+            "Certificates · (no profile) ({unprofiled} of {})",
+            rows.len()
+        )),
+        "{}",
+        c.screen()
+    );
+    // A filter narrows the counts like every other grouping.
+    c.keys("/expires<30d<Enter>");
+    let nodes = tree_nodes(&c.screen(), 33);
+    for (name, (_, expiring)) in &expected {
+        if *expiring > 0 {
+            assert_eq!(
+                nodes.get(name),
+                Some(&format!("{expiring} ▲{expiring}")),
+                "{name}"
+            );
+        } else {
+            assert!(!nodes.contains_key(name), "{name} has no match: {nodes:?}");
+        }
+    }
 }
 
 #[test]
@@ -493,6 +580,8 @@ fn snapshots_of_every_view_on_the_demo_estate() {
         snap(&format!("demo_cas_{w}x{h}"), &c);
         c.keys(":envs<Enter>j");
         snap(&format!("demo_envs_{w}x{h}"), &c);
+        c.keys(":profiles<Enter>jj");
+        snap(&format!("demo_profiles_{w}x{h}"), &c);
         c.keys(":certs<Enter>/expires<30d !expired<Enter><Enter>");
         snap(&format!("demo_detail_{w}x{h}"), &c);
         c.keys(":audit<Enter>");

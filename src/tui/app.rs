@@ -45,6 +45,9 @@ pub struct Inventory {
     /// Each row's text fields case-folded once at load (same index as `rows`), so a `/`
     /// filter over 100k certificates scans without allocating.
     pub haystacks: Arc<Vec<crate::query::Haystack>>,
+    /// Each row's tree group under every grouping, and its expiry as an integer (same
+    /// index as `rows`), so a filter counts the tree without hashing strings.
+    pub index: Arc<super::groups::RowIndex>,
     pub loaded: bool,
     /// Bumped on every load request; a result for an older request is dropped.
     pub generation: u64,
@@ -61,9 +64,26 @@ pub enum Task {
 pub enum TaskResult {
     Inventory {
         generation: u64,
-        /// The rows and their [`crate::query::Haystack`]s, built off the input path.
-        rows: Result<(Vec<CertRow>, Vec<crate::query::Haystack>), String>,
+        /// The rows with their haystacks and index, built off the input path.
+        rows: Result<Box<LoadedInventory>, String>,
     },
+}
+
+/// Everything the inventory needs in memory, built by the loading task.
+pub struct LoadedInventory {
+    pub rows: Vec<CertRow>,
+    pub haystacks: Vec<crate::query::Haystack>,
+    pub index: super::groups::RowIndex,
+}
+
+impl LoadedInventory {
+    pub fn of(rows: Vec<CertRow>) -> LoadedInventory {
+        LoadedInventory {
+            haystacks: rows.iter().map(crate::query::Haystack::of).collect(),
+            index: super::groups::RowIndex::build(&rows),
+            rows,
+        }
+    }
 }
 
 /// Everything the loop feeds the app.
@@ -181,9 +201,11 @@ impl App {
                     return;
                 }
                 match rows {
-                    Ok((rows, haystacks)) => {
-                        self.sh.inventory.rows = Arc::new(rows);
-                        self.sh.inventory.haystacks = Arc::new(haystacks);
+                    Ok(loaded) => {
+                        let loaded = *loaded;
+                        self.sh.inventory.rows = Arc::new(loaded.rows);
+                        self.sh.inventory.haystacks = Arc::new(loaded.haystacks);
+                        self.sh.inventory.index = Arc::new(loaded.index);
                         self.sh.inventory.loaded = true;
                         self.sh.inventory.error = None;
                     }
@@ -623,10 +645,7 @@ pub fn run_task(read: crate::store::Read<'_>, task: &Task) -> TaskResult {
             generation: *generation,
             rows: read
                 .certificate_rows(crate::store::RowSelect::default())
-                .map(|rows| {
-                    let hay = rows.iter().map(crate::query::Haystack::of).collect();
-                    (rows, hay)
-                })
+                .map(|rows| Box::new(LoadedInventory::of(rows)))
                 .map_err(|e| crate::sanitize::sanitize(&e.to_string()).into_owned()),
         },
     }

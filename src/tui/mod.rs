@@ -6,6 +6,7 @@
 pub mod action;
 pub mod app;
 pub mod event;
+pub mod groups;
 pub mod keymap;
 pub mod theme;
 pub mod views;

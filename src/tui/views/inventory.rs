@@ -15,7 +15,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
-use std::collections::HashMap;
+use crate::tui::groups::RowIndex;
 
 pub const SPECS: &[ViewSpec] = &[
     ViewSpec {
@@ -42,54 +42,23 @@ pub const SPECS: &[ViewSpec] = &[
         about: "certificates by environment",
         open: |sh| InventoryView::open(sh, Grouping::Environments, Pane::Tree, "envs"),
     },
+    ViewSpec {
+        name: "profiles",
+        aliases: &["profile"],
+        about: "certificates by policy profile (the identity's, else the assigned one)",
+        open: |sh| InventoryView::open(sh, Grouping::Profiles, Pane::Tree, "profiles"),
+    },
 ];
 
 const BINDINGS: &[Binding] = &[
     Binding::new(Action::SwitchPane, &["Tab"], "switch pane (tree / table)").hinted(),
-    Binding::new(Action::NextGrouping, &["o"], "group by owner / CA / environment").hinted(),
+    Binding::new(Action::NextGrouping, &["o"], "group by owner / CA / environment / profile").hinted(),
     Binding::new(Action::SortNext, &["s"], "sort by the next column").hinted(),
     Binding::new(Action::SortReverse, &["S"], "reverse the sort"),
     Binding::new(Action::Export, &["e"], "export the filtered list (CSV or JSON)").hinted(),
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Grouping {
-    Owners,
-    Authorities,
-    Environments,
-}
-
-impl Grouping {
-    fn label(self) -> &'static str {
-        match self {
-            Grouping::Owners => "Owners",
-            Grouping::Authorities => "CAs",
-            Grouping::Environments => "Environments",
-        }
-    }
-    fn next(self) -> Grouping {
-        match self {
-            Grouping::Owners => Grouping::Authorities,
-            Grouping::Authorities => Grouping::Environments,
-            Grouping::Environments => Grouping::Owners,
-        }
-    }
-    /// The group a row belongs to (`None` = no owner / CA / environment).
-    fn key(self, r: &CertRow) -> Option<&str> {
-        match self {
-            Grouping::Owners => r.owner.as_deref(),
-            Grouping::Authorities => r.authority.as_deref().or(r.issuer_cn.as_deref()),
-            Grouping::Environments => r.environment.map(|e| e.as_str()),
-        }
-    }
-    fn none_label(self) -> &'static str {
-        match self {
-            Grouping::Owners => "(unowned)",
-            Grouping::Authorities => "(unknown CA)",
-            Grouping::Environments => "(no env)",
-        }
-    }
-}
+pub use crate::tui::groups::Grouping;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -102,6 +71,8 @@ pub enum Pane {
 pub struct Group {
     /// `None` for the "all" node at the top; `Some(None)` for the no-owner group.
     pub key: Option<Option<String>>,
+    /// The group's number in the inventory's [`RowIndex`] (`None` for "all").
+    pub id: Option<u32>,
     pub count: usize,
     pub expiring: usize,
 }
@@ -114,13 +85,15 @@ pub struct InventoryView {
     filter: Filter,
     pub sort: SortKey,
     pub descending: bool,
-    /// All rows in sort order.
+    /// All rows in sort order; a filter never re-sorts, it selects from this.
     order: Vec<u32>,
-    /// `order` filtered by the `/` query.
-    matched: Vec<u32>,
+    /// Whether each row (in load order) passes the `/` query; kept between filters so
+    /// its memory is reused, and read again when the tree selection changes.
+    hit: Vec<bool>,
     pub groups: Vec<Group>,
     pub tree_selected: usize,
-    /// `matched` within the selected group: what the table shows.
+    /// `order` narrowed to the query's matches within the selected group: what the
+    /// table shows (rebuilt in place, never reallocated at steady state).
     pub visible: Vec<u32>,
     pub selected: usize,
     offset: usize,
@@ -155,7 +128,7 @@ impl InventoryView {
             sort: SortKey::NotAfter,
             descending: false,
             order: Vec::new(),
-            matched: Vec::new(),
+            hit: Vec::new(),
             groups: Vec::new(),
             tree_selected: 0,
             visible: Vec::new(),
@@ -198,58 +171,65 @@ impl InventoryView {
     fn refilter(&mut self, sh: &Shared) {
         let rows = &sh.inventory.rows;
         let hay = &sh.inventory.haystacks;
+        let built;
+        let idx: &RowIndex = if sh.inventory.index.covers(rows.len()) {
+            &sh.inventory.index
+        } else {
+            built = RowIndex::build(rows);
+            &built
+        };
         let now = sh.now();
-        let hit: Option<Vec<bool>> = (!self.filter.is_empty()).then(|| {
-            // Rows are tested in load order, where they (and their strings) lie in memory
-            // one after another, then picked in sort order: walking 100k rows in sort
-            // order would wait on memory for nearly every one.
-            if hay.len() == rows.len() {
+        // Rows are tested and counted in load order, where they (and their strings) lie
+        // in memory one after another: walking 100k rows in sort order would wait on
+        // memory for nearly every one.
+        let filter = &self.filter;
+        let hit = &mut self.hit;
+        hit.clear();
+        if filter.is_empty() {
+            hit.resize(rows.len(), true);
+        } else if hay.len() == rows.len() {
+            let prepared = filter.prepare(now);
+            hit.extend(
                 rows.iter()
                     .zip(hay.iter())
-                    .map(|(r, h)| self.filter.matches_in(r, h, now))
-                    .collect()
-            } else {
-                rows.iter().map(|r| self.filter.matches(r, now)).collect()
-            }
-        });
-        self.matched = match &hit {
-            None => self.order.clone(),
-            Some(hit) => self.order.iter().copied().filter(|&i| hit[i as usize]).collect(),
-        };
-        let before = self.groups.get(self.tree_selected).map(|g| g.key.clone());
-        let mut counts: HashMap<Option<&str>, (usize, usize)> = HashMap::new();
-        // Counted in load order too, for the same reason.
-        for (i, r) in rows.iter().enumerate() {
-            if hit.as_ref().is_some_and(|h| !h[i]) {
-                continue;
-            }
-            let e = counts.entry(self.grouping.key(r)).or_default();
-            e.0 += 1;
-            if ExpiryBand::of(now, r.not_after) != ExpiryBand::Ok {
-                e.1 += 1;
+                    .map(|(r, h)| prepared.matches(r, h)),
+            );
+        } else {
+            hit.extend(rows.iter().map(|r| filter.matches(r, now)));
+        }
+        let gs = idx.groups(self.grouping);
+        // Expiring = expired or within 30 days (`ExpiryBand` other than Ok).
+        let soon = (now + time::Duration::days(30)).unix_timestamp_nanos();
+        let mut counts = vec![(0usize, 0usize); gs.names.len()];
+        for ((&h, &g), &na) in hit.iter().zip(&gs.of_row).zip(&idx.not_after) {
+            if h {
+                let c = &mut counts[g as usize];
+                c.0 += 1;
+                c.1 += usize::from(na <= soon);
             }
         }
-        let mut groups: Vec<Group> = counts
-            .into_iter()
-            .map(|(k, (count, expiring))| Group {
-                key: Some(k.map(str::to_string)),
+        let before = self.groups.get(self.tree_selected).map(|g| g.key.clone());
+        let mut groups = Vec::with_capacity(counts.len() + 1);
+        let (mut all, mut all_expiring) = (0, 0);
+        for (id, &(count, expiring)) in counts.iter().enumerate() {
+            if count == 0 {
+                continue;
+            }
+            all += count;
+            all_expiring += expiring;
+            groups.push(Group {
+                key: Some(gs.names[id].clone()),
+                id: Some(id as u32),
                 count,
                 expiring,
-            })
-            .collect();
-        // Named groups alphabetically, the nameless group (a finding) first.
-        groups.sort_by(|a, b| match (&a.key, &b.key) {
-            (Some(None), _) => std::cmp::Ordering::Less,
-            (_, Some(None)) => std::cmp::Ordering::Greater,
-            (Some(Some(x)), Some(Some(y))) => x.to_lowercase().cmp(&y.to_lowercase()).then(x.cmp(y)),
-            _ => std::cmp::Ordering::Equal,
-        });
-        let all_expiring = groups.iter().map(|g| g.expiring).sum();
+            });
+        }
         groups.insert(
             0,
             Group {
                 key: None,
-                count: self.matched.len(),
+                id: None,
+                count: all,
                 expiring: all_expiring,
             },
         );
@@ -260,19 +240,33 @@ impl InventoryView {
         self.regroup(sh);
     }
 
-    /// Narrows `matched` to the selected tree node.
+    /// Narrows the query's matches, in sort order, to the selected tree node.
     fn regroup(&mut self, sh: &Shared) {
-        let rows = &sh.inventory.rows;
         let keep_id = self.visible.get(self.selected).copied();
-        self.visible = match self.groups.get(self.tree_selected).and_then(|g| g.key.as_ref()) {
-            None => self.matched.clone(),
-            Some(k) => self
-                .matched
-                .iter()
-                .copied()
-                .filter(|&i| self.grouping.key(&rows[i as usize]) == k.as_deref())
-                .collect(),
-        };
+        let group = self.groups.get(self.tree_selected).and_then(|g| g.id);
+        let all = self.hit.len() == self.order.len() && self.groups.first().is_some_and(|g| g.count == self.order.len());
+        let hit = &self.hit;
+        let visible = &mut self.visible;
+        visible.clear();
+        match group {
+            None if all => visible.extend_from_slice(&self.order),
+            None => visible.extend(self.order.iter().copied().filter(|&i| hit[i as usize])),
+            Some(g) => {
+                let built;
+                let of_row = if sh.inventory.index.covers(hit.len()) {
+                    &sh.inventory.index.groups(self.grouping).of_row
+                } else {
+                    built = RowIndex::build(&sh.inventory.rows);
+                    &built.groups(self.grouping).of_row
+                };
+                visible.extend(
+                    self.order
+                        .iter()
+                        .copied()
+                        .filter(|&i| hit[i as usize] && of_row[i as usize] == g),
+                )
+            }
+        }
         self.selected = keep_id
             .and_then(|id| self.visible.iter().position(|&i| i == id))
             .unwrap_or(0);

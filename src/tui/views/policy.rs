@@ -12,7 +12,7 @@ use ratatui::Frame;
 
 pub const SPECS: &[ViewSpec] = &[ViewSpec {
     name: "policy",
-    aliases: &["profiles", "compliance"],
+    aliases: &["compliance"],
     about: "profiles with finding counts, assignment rules",
     open: PolicyView::open,
 }];
