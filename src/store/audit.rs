@@ -15,11 +15,8 @@ impl Tx<'_> {
     ) -> Result<AuditRecord> {
         let (prev_seq, prev_hash): (i64, String) = self
             .tx
-            .query_row(
-                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?
             .unwrap_or((0, GENESIS.to_string()));
         let seq = prev_seq + 1;
