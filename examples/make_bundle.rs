@@ -1,11 +1,17 @@
 //! Writes a large PEM bundle for scale measurements: one root, three issuing CAs and N
-//! leaves (Ed25519, the fastest key type to sign with), CAs first and leaves after, with
-//! a spread of expiry (some expired, some due within 30 days) and two SANs each.
+//! leaves (Ed25519, the fastest key type to sign with), CAs first and leaves after, two
+//! SANs each, with the expiry spread of a real estate around the bundle's "now" (see
+//! [`expiry_offset_days`]): most certificates healthy, a few percent due within any
+//! 30-day window, a few long expired. Deterministic: the same N and now give the same
+//! names, serials and dates (signatures differ: keys are generated each time).
 //!
-//!     cargo run --release --example make_bundle -- 100000 target/bench-data/bundle-100000.pem
+//!     cargo run --release --example make_bundle -- 100000 target/bench-data/bundle-v2-100000.pem
+//!     cargo run --release --example make_bundle -- 100000 /tmp/b.pem 2026-11-29T00:00:00Z
 //!
-//! `benches/import.rs` includes this file for [`bundle_path`], so the bundle is made once
-//! and cached under `target/bench-data/`.
+//! The third argument centres validity on another "now" than [`BUNDLE_NOW`]: release
+//! builds run on the wall clock, so timing the real binary needs a bundle made around
+//! today. `benches/import.rs` includes this file for [`bundle_path`], so the bundle is
+//! made once and cached under `target/bench-data/`.
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, SanType,
@@ -24,8 +30,9 @@ fn main() {
         .nth(2)
         .map(PathBuf::from)
         .unwrap_or_else(|| default_path(n));
+    let now = std::env::args().nth(3).unwrap_or_else(|| BUNDLE_NOW.into());
     let started = std::time::Instant::now();
-    write_bundle(&out, n);
+    write_bundle(&out, n, &now);
     println!(
         "{} certificates written to {} in {:.1?}",
         n + 4,
@@ -39,23 +46,24 @@ fn main() {
 pub fn bundle_path(n: usize) -> PathBuf {
     let p = default_path(n);
     if !p.exists() {
-        write_bundle(&p, n);
+        write_bundle(&p, n, BUNDLE_NOW);
     }
     p
 }
 
+/// Versioned: a bundle cached by an older generator (another expiry spread) is not reused.
 fn default_path(n: usize) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/bench-data")
-        .join(format!("bundle-{n}.pem"))
+        .join(format!("bundle-v2-{n}.pem"))
 }
 
 /// The certificates' "now": validity is spread around it.
 pub const BUNDLE_NOW: &str = "2026-06-01T00:00:00Z";
 
-fn write_bundle(out: &Path, n: usize) {
-    let now = OffsetDateTime::parse(BUNDLE_NOW, &time::format_description::well_known::Rfc3339)
-        .expect("time");
+fn write_bundle(out: &Path, n: usize, now: &str) {
+    let now = OffsetDateTime::parse(now, &time::format_description::well_known::Rfc3339)
+        .expect("now must be RFC 3339, like 2026-06-01T00:00:00Z");
     let root_key = KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("key");
     let root = ca("Bench Root CA", now, None);
     let root_issuer = Issuer::from_params(&root, &root_key);
@@ -145,9 +153,29 @@ fn leaf(i: usize, now: OffsetDateTime) -> CertificateParams {
     ];
     p.use_authority_key_identifier_extension = true;
     p.serial_number = Some(SerialNumber::from((i as u64) + 0x1000));
-    // Expiry from 60 days ago to 340 days ahead: about 7% due within 30 days, 15% expired.
-    let offset = (i as i64 * 7919) % 400 - 60;
-    p.not_after = now + Duration::days(offset);
+    p.not_after = now + Duration::days(expiry_offset_days(i));
     p.not_before = p.not_after - Duration::days(397);
     p
+}
+
+/// Days from the bundle's "now" to leaf `i`'s not-after. An estate renewed on time has
+/// its expiries spread evenly over the lifetime of its certificates, so any 30-day window
+/// holds about 30/397 of them, less what was already renewed; plus a tail of expired
+/// certificates nobody removed. Leaves are dealt into bands by `i * 37 % 100` (a
+/// permutation of 0..100, so each band is an exact share of every 100 leaves):
+///
+/// | share | not-after |
+/// |---|---|
+/// | 2% | expired, 1 to 400 days ago |
+/// | 3% | within 30 days (1 to 29 days ahead) |
+/// | 95% | 31 to 396 days ahead |
+pub fn expiry_offset_days(i: usize) -> i64 {
+    let band = (i * 37) % 100;
+    // A second, independent spread inside the band.
+    let spread = ((i as u64).wrapping_mul(2_654_435_761) >> 7) as i64;
+    match band {
+        0..=1 => -1 - spread % 400,
+        2..=4 => 1 + spread % 29,
+        _ => 31 + spread % 366,
+    }
 }

@@ -106,6 +106,36 @@ impl Filter {
                 .all(|t| t.matches_in(row, hay, now))
     }
 
+    /// Whether some word reads the certificate's findings (`compliant`, `rule:`): only
+    /// then must findings be loaded before a row can be judged.
+    pub fn needs_findings(&self) -> bool {
+        self.terms.iter().any(Term::needs_findings)
+    }
+
+    /// [`Filter::matches`] for the words that do not read findings: rows it rejects are
+    /// rejected by [`Filter::matches`] too, so a list loads findings only for the rows
+    /// that pass it.
+    pub fn matches_before_findings(&self, row: &CertRow, now: OffsetDateTime) -> bool {
+        self.terms
+            .iter()
+            .filter(|t| !t.needs_findings())
+            .all(|t| t.matches(row, now))
+    }
+
+    /// The earliest not_after any match can have (matches have not_after strictly after
+    /// it), when the query bounds it from below (`!expired`, `expires>30d`).
+    pub fn not_after_lower_bound(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.terms
+            .iter()
+            .filter_map(|t| match t {
+                Term::Expires(Cmp::Gt, d) => Some(now + *d),
+                Term::Expires(Cmp::Ge, d) => Some(now + *d - Duration::seconds(1)),
+                Term::Not(inner) if **inner == Term::Expired => Some(now),
+                _ => None,
+            })
+            .max()
+    }
+
     /// The latest not_after any match can have, when the query bounds it; lets the store
     /// pre-select by index before the exact match runs.
     pub fn not_after_upper_bound(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
@@ -312,6 +342,15 @@ fn contains_ci(hay: &str, needle_lower: &str) -> bool {
 }
 
 impl Term {
+    /// Whether testing the term reads the row's findings.
+    fn needs_findings(&self) -> bool {
+        match self {
+            Term::Compliant | Term::Rule(_) => true,
+            Term::Not(t) => t.needs_findings(),
+            _ => false,
+        }
+    }
+
     /// Whether testing the term costs a field comparison rather than a scan of text.
     fn is_cheap(&self) -> bool {
         match self {
@@ -670,6 +709,50 @@ mod tests {
             Filter::parse("owner:x").unwrap().not_after_upper_bound(NOW),
             None
         );
+    }
+
+    #[test]
+    fn expiry_words_bound_the_preselection_from_below_too() {
+        let f = Filter::parse("!expired expires<=30d").unwrap();
+        assert_eq!(f.not_after_lower_bound(NOW), Some(NOW));
+        assert_eq!(
+            Filter::parse("expires>=7d expires>2d")
+                .unwrap()
+                .not_after_lower_bound(NOW),
+            Some(NOW + Duration::days(7) - Duration::seconds(1))
+        );
+        assert_eq!(
+            Filter::parse("expired").unwrap().not_after_lower_bound(NOW),
+            None
+        );
+        // Every row the bounds exclude is one the filter rejects.
+        for q in ["!expired", "expires>=18d", "expires>17d"] {
+            let f = Filter::parse(q).unwrap();
+            let lo = f.not_after_lower_bound(NOW).unwrap();
+            let mut r = row();
+            r.not_after = lo;
+            assert!(!f.matches(&r, NOW), "{q}: not_after = bound must not match");
+            r.not_after = lo + Duration::seconds(1);
+            assert!(f.matches(&r, NOW), "{q}: just after the bound matches");
+        }
+    }
+
+    #[test]
+    fn only_policy_words_wait_for_findings() {
+        assert!(!Filter::parse("owner:x expires<30d weak")
+            .unwrap()
+            .needs_findings());
+        assert!(Filter::parse("owner:x noncompliant")
+            .unwrap()
+            .needs_findings());
+        assert!(Filter::parse("!rule:cert.expired")
+            .unwrap()
+            .needs_findings());
+        let f = Filter::parse("owner:payments compliant").unwrap();
+        let mut r = row();
+        assert!(f.matches_before_findings(&r, NOW));
+        r.owner = Some("other".into());
+        assert!(!f.matches_before_findings(&r, NOW));
     }
 
     #[test]

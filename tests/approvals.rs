@@ -158,13 +158,13 @@ fn renew_now(ctx: &mut Ctx, who: &Actor) -> lc::RunOutcome {
     lc::renew(ctx, who, "www", &opts, &Standard::default()).unwrap()
 }
 
-fn job_audit(ctx: &Ctx, action: &str) -> Vec<serde_json::Value> {
+fn audited(ctx: &Ctx, action: &str) -> Vec<serde_json::Value> {
     ctx.store
         .read()
         .audit_records(&AuditQuery::default())
         .unwrap()
         .into_iter()
-        .filter(|r| r.action == action)
+        .filter(|r| r.action == action && r.outcome.as_str() == "success")
         .map(|r| r.details)
         .collect()
 }
@@ -225,11 +225,11 @@ fn an_issuance_the_profile_holds_waits_for_another_operators_approval_and_then_r
 
     workflow::approve(&mut ctx, &bob, req.id, "site reviewed").unwrap();
     // The held job was made due at once, not after its backoff.
-    assert_eq!(job_audit(&ctx, "job.release").len(), 1);
+    assert_eq!(audited(&ctx, "job.release").len(), 1);
     let out = renew(&mut ctx, &alice);
     assert!(out.diagnosis.is_none(), "{:?}", out.diagnosis);
     assert_eq!(out.job.state, JobState::Verified);
-    let cited = job_audit(&ctx, "job.ordering");
+    let cited = audited(&ctx, "job.ordering");
     assert_eq!(cited.last().unwrap()["approval_request"], req.id);
 
     // A renewal with the same names needs no new approval, and cites the same request.
@@ -237,7 +237,7 @@ fn an_issuance_the_profile_holds_waits_for_another_operators_approval_and_then_r
     assert!(again.diagnosis.is_none(), "{:?}", again.diagnosis);
     assert_ne!(again.job.id, out.job.id);
     assert_eq!(
-        job_audit(&ctx, "job.ordering").last().unwrap()["approval_request"],
+        audited(&ctx, "job.ordering").last().unwrap()["approval_request"],
         req.id
     );
 
@@ -492,9 +492,9 @@ fn revoking_opens_a_request_and_the_approved_request_is_carried_out_once() {
     assert_eq!(used.state, State::Approved);
     assert!(used.used_at.is_some());
     assert_eq!(used.used_by.as_deref(), Some("alice"));
-    let revoke_audit = job_audit(&ctx, "certificate.revoke");
+    let revoke_audit = audited(&ctx, "certificate.revoke");
     assert_eq!(revoke_audit.last().unwrap()["request"], request.id);
-    assert_eq!(job_audit(&ctx, "request.use").len(), 1);
+    assert_eq!(audited(&ctx, "request.use").len(), 1);
 }
 
 #[test]
@@ -627,4 +627,184 @@ fn cli_run_marks_pending_requests_past_their_expiry_as_expired() {
         .collect();
     assert_eq!(expiries.len(), 1);
     assert_eq!(expiries[0].object_id, id.to_string());
+}
+
+#[test]
+fn an_issuance_approval_taken_back_authorises_nothing_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice, bob) = team(dir.path(), "held-tls", 1);
+    let req = workflow::open(&mut ctx, &alice, issuance_for("www"), "site", None).unwrap();
+    workflow::approve(&mut ctx, &bob, req.id, "ok").unwrap();
+    assert!(renew(&mut ctx, &alice).diagnosis.is_none());
+
+    // Someone without a say cannot take it back; the approver can.
+    grant(&mut ctx, &alice, "erin", Role::ReadOnly, Scope::default());
+    let e = workflow::withdraw(&mut ctx, &operator("erin"), req.id).unwrap_err();
+    assert!(matches!(e, OpError::Denied(_)), "{e:?}");
+    let back = workflow::withdraw(&mut ctx, &bob, req.id).unwrap();
+    assert_eq!(back.state, State::Revoked);
+    assert_eq!(audited(&ctx, "request.revoke").len(), 1);
+
+    let d = renew_now(&mut ctx, &alice).diagnosis.expect("held again");
+    assert!(
+        d.message
+            .contains(&format!("request {} was revoked", req.id)),
+        "{}",
+        d.message
+    );
+}
+
+#[test]
+fn a_revocation_approval_can_be_taken_back_until_it_is_carried_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice, _bob) = team(dir.path(), "held-tls", 1);
+    let req = workflow::open(&mut ctx, &alice, issuance_for("www"), "site", None).unwrap();
+    workflow::approve(&mut ctx, &operator("bob"), req.id, "ok").unwrap();
+    let cert = issued(&mut ctx, &alice);
+    grant(&mut ctx, &alice, "pat", Role::Platform, Scope::default());
+    let pat = operator("pat");
+
+    let ask = |ctx: &mut Ctx| match lc::revoke(
+        ctx,
+        &alice,
+        cert,
+        "superseded",
+        None,
+        &Standard::default(),
+    )
+    .unwrap()
+    {
+        Revoked::Requested { request, .. } => request.id,
+        other => panic!("{other:?}"),
+    };
+    let first = ask(&mut ctx);
+    workflow::approve(&mut ctx, &pat, first, "ok").unwrap();
+    workflow::withdraw(&mut ctx, &alice, first).unwrap();
+    // Taken back: the next revoke asks again instead of revoking.
+    let second = ask(&mut ctx);
+    assert_ne!(second, first);
+    assert_eq!(status(&ctx, cert), "active");
+
+    workflow::approve(&mut ctx, &pat, second, "ok").unwrap();
+    // `certdeck run` carries out approved revocations.
+    let done = lc::revoke_approved(&mut ctx, &pat, &Standard::default()).unwrap();
+    assert_eq!(done.len(), 1);
+    assert!(done[0].1.is_ok(), "{done:?}");
+    assert_eq!(status(&ctx, cert), "revoked");
+    let e = workflow::withdraw(&mut ctx, &alice, second).unwrap_err();
+    assert!(e.to_string().contains("carried out"), "{e}");
+}
+
+#[test]
+fn requests_reviews_and_ca_approvals_from_before_schema_6_survive_the_upgrade() {
+    use certdeck::store::{Store, MIGRATIONS};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        // A database as schema 5 left it, with one approved CA-source request.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.pragma_update(None, "foreign_keys", "ON").unwrap();
+        c.execute_batch(
+            "CREATE TABLE schema_migrations (
+                 version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )
+        .unwrap();
+        for (v, name, sql) in MIGRATIONS.iter().filter(|m| m.0 <= 5) {
+            c.execute_batch(sql).unwrap();
+            c.execute(
+                "INSERT INTO schema_migrations VALUES (?1, ?2, '2026-11-01T00:00:00Z')",
+                rusqlite::params![v, name],
+            )
+            .unwrap();
+        }
+        c.pragma_update(None, "user_version", 5).unwrap();
+        c.execute_batch(
+            r#"INSERT INTO authorities (id, name, kind, created_at)
+                   VALUES (1, 'letsencrypt', 'acme', '2026-11-01T00:00:00Z');
+               INSERT INTO requests (id, kind, state, requester, activity, payload, justification,
+                   approvals_required, distinct_roles, created_at, expires_at, decided_by)
+                   VALUES (7, 'ca_approval', 'approved', 'dave', 'approve_ca_source',
+                   '{"kind":"ca_approval","authority":"letsencrypt","profile":"public-tls"}',
+                   'public endpoints', 1, 0, '2026-11-01T00:00:00Z', '2026-11-08T00:00:00Z', 'bob');
+               INSERT INTO request_reviews VALUES (7, 'bob', 'central-pki', 'approve', 'ok',
+                   '2026-11-01T01:00:00Z');
+               INSERT INTO authority_approvals VALUES (1, 'public-tls', 'bob',
+                   '2026-11-01T01:00:00Z', 7);"#,
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let read = store.read();
+    let req = read.request(7).unwrap().expect("kept");
+    assert_eq!(req.state, State::Approved);
+    assert_eq!(req.reviews.len(), 1);
+    assert_eq!(req.reviews[0].reviewer, "bob");
+    assert!(req.used_at.is_none());
+    assert!(read
+        .authority_approved_for("letsencrypt", "public-tls")
+        .unwrap());
+}
+
+#[test]
+fn cli_run_carries_out_an_approved_revocation() {
+    let deck = support::Deck::new();
+    let dir = deck.dir.path();
+    std::fs::create_dir_all(dir.join("policy")).unwrap();
+    // open-tls without the field: one approval before revoking.
+    std::fs::write(
+        dir.join("policy/p.toml"),
+        policy(1).replace("revocation_approvals = 0\n", ""),
+    )
+    .unwrap();
+    assert_eq!(
+        deck.run(&["policy", "load", dir.join("policy").to_str().unwrap()])
+            .0,
+        0
+    );
+    let file = dir.join("estate.toml");
+    std::fs::write(
+        &file,
+        estate_text(dir, "open-tls", "internal", &["www.example.test"]),
+    )
+    .unwrap();
+    assert_eq!(deck.run(&["apply", file.to_str().unwrap()]).0, 0);
+    let (code, out, err) = deck.run(&["run", "--once"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("www: verified"), "{out}");
+
+    let (code, out, _) = deck.run(&["revoke", "www", "--reason", "cessation_of_operation"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("needs approval") && out.contains("opened"),
+        "{out}"
+    );
+    let id = deck.json(&["requests", "--json"])[0]["id"]
+        .as_i64()
+        .unwrap();
+    {
+        let (mut ctx, _clock, admin) = testing::ctx_on(&deck.db, support::now());
+        grant(&mut ctx, &admin, "pat", Role::Platform, Scope::default());
+        workflow::approve(&mut ctx, &operator("pat"), id, "site closed").unwrap();
+    }
+    let (code, out, err) = deck.run(&["run", "--once"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("request {id}: revocation carried out")),
+        "{out}{err}"
+    );
+    let (ctx, _clock, _) = testing::ctx_on(&deck.db, support::now());
+    let req = ctx.store.read().request(id).unwrap().unwrap();
+    assert!(req.used_at.is_some(), "marked used");
+    let Payload::Revocation { certificate, .. } = &req.payload else {
+        panic!()
+    };
+    let ids = ctx
+        .store
+        .read()
+        .certificates_by_fingerprint_prefix(certificate)
+        .unwrap();
+    assert_eq!(status(&ctx, ids[0]), "revoked");
+    // Nothing left to do on the next round.
+    let (_, out, _) = deck.run(&["run", "--once"]);
+    assert!(!out.contains("revocation carried out"), "{out}");
 }

@@ -95,9 +95,14 @@ fn list_filters_narrow_the_inventory_the_way_the_flags_say() {
             "www.fixture.example"
         ]
     );
-    // Expiring within 30 days includes what has already expired.
+    // Expiring within 30 days: still valid, due soon. What has already expired is
+    // --expired; both flags list both.
     assert_eq!(
         sorted(deck.names(&["--expiring", "30"])),
+        ["soon.fixture.example"]
+    );
+    assert_eq!(
+        sorted(deck.names(&["--expiring", "30", "--expired"])),
         ["expired.fixture.example", "soon.fixture.example"]
     );
     assert_eq!(deck.names(&["--expired"]), ["expired.fixture.example"]);

@@ -630,3 +630,202 @@ fn policy_check_on_a_real_world_bundle_finds_what_an_operator_would() {
         ]
     );
 }
+
+/// A CA issued by `parent` (an intermediate), as PEM and as an issuer.
+fn intermediate(parent: &Ca, cn: &str) -> Ca {
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name.push(DnType::CommonName, cn);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.use_authority_key_identifier_extension = true;
+    p.not_before = NOW - Duration::days(30);
+    p.not_after = NOW + Duration::days(1800);
+    let cert = p.signed_by(&key, &parent.issuer).unwrap();
+    Ca {
+        pem: cert.pem(),
+        issuer: Issuer::new(p, key),
+    }
+}
+
+/// Every stored evaluation, certificate by certificate: profile and findings (with the
+/// exception covering each), in a form two inventories can be compared by.
+fn stored_evaluations(ctx: &Ctx) -> Vec<String> {
+    ctx.store
+        .read()
+        .certificate_rows(Default::default())
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {:?} {:?}", r.id, r.profile, r.findings))
+        .collect()
+}
+
+fn import_all(ctx: &mut Ctx, actor: &certdeck::model::Actor, parts: Vec<(&str, String)>) {
+    let sources = parts
+        .into_iter()
+        .map(|(label, pem)| Source::Bytes {
+            label: label.into(),
+            kind: "test".into(),
+            data: pem.into_bytes(),
+        })
+        .collect();
+    let r = import(
+        ctx,
+        actor,
+        sources,
+        &ImportOptions {
+            owner: Some("payments".into()),
+            environment: Some(Environment::Prod),
+            source: None,
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+}
+
+/// An import judges the certificates it stores from what it parsed, without reading them
+/// back; what it stores must be what judging the whole inventory again stores.
+#[test]
+fn findings_after_an_import_into_a_fresh_inventory_equal_a_full_evaluation() {
+    let (mut ctx, _clock, alice) = ctx_at(NOW);
+    policy_ops::load_starter(&mut ctx, &alice).unwrap();
+    let root = ca("Fresh Root CA");
+    let sub = intermediate(&root, "Fresh Issuing CA");
+    // Enough leaves that findings are written many to a statement, and some left over.
+    let mut leaves = String::new();
+    for i in 0..90 {
+        let host = format!("svc{i}.internal.example.com");
+        leaves.push_str(&leaf(
+            &sub,
+            &[host.as_str()],
+            [60, 400, 30][i % 3],
+            20,
+            MTLS,
+        ));
+    }
+    // The same names renewed, and a certificate twice in the input.
+    let renewed = leaf(&sub, &["svc0.internal.example.com"], 90, 1, MTLS);
+    leaves.push_str(&renewed);
+    leaves.push_str(&renewed);
+    leaves.push_str(&leaf(&root, &["10.0.0.9", "db.example.org"], 90, 80, &[]));
+    // The issuing CA comes after its leaves: they are linked at the end of the import.
+    import_all(
+        &mut ctx,
+        &alice,
+        vec![
+            ("leaves.pem", leaves),
+            ("cas.pem", format!("{}{}", root.pem, sub.pem)),
+        ],
+    );
+    let after_import = stored_evaluations(&ctx);
+    let findings: usize = after_import
+        .iter()
+        .map(|e| e.matches("Finding {").count())
+        .sum();
+    assert!(findings > 256, "{findings} findings");
+    // Stored exactly as the engine judges the inventory, field by field.
+    let (judged, _) = policy_ops::snapshot(ctx.store.read()).unwrap();
+    let rows = ctx
+        .store
+        .read()
+        .certificate_rows(Default::default())
+        .unwrap();
+    assert_eq!(judged.len(), rows.len());
+    for (e, r) in judged.iter().zip(&rows) {
+        assert_eq!((e.certificate_id, &e.findings), (r.id, &r.findings));
+    }
+    policy_ops::evaluate(&mut ctx, &alice).unwrap();
+    assert_eq!(after_import, stored_evaluations(&ctx));
+}
+
+#[test]
+fn findings_after_an_import_into_a_populated_inventory_equal_a_full_evaluation() {
+    let (mut ctx, _clock, alice) = ctx_at(NOW);
+    policy_ops::load_starter(&mut ctx, &alice).unwrap();
+    let root = ca("Populated Root CA");
+    import_pem(&mut ctx, &alice, "root.pem", root.pem.clone(), Some("pki"));
+    inventory::add_authority(
+        &mut ctx,
+        &alice,
+        "internal-ca",
+        AuthorityKind::Local,
+        Some(Environment::Prod),
+        serde_json::json!({}),
+        None,
+    )
+    .unwrap();
+    let root_id = id_of(&ctx, "Populated Root CA");
+    let internal = Assignment {
+        authority: Some("internal-ca".into()),
+        ..Default::default()
+    };
+    inventory::assign(&mut ctx, &alice, &[root_id], &internal).unwrap();
+    let good = leaf(&root, &["api.internal.example.com"], 60, 5, MTLS);
+    import_pem(&mut ctx, &alice, "good.pem", good, Some("payments"));
+    let legacy_pem = leaf(&root, &["legacy.internal.example.com"], 400, 10, MTLS);
+    import_pem(&mut ctx, &alice, "legacy.pem", legacy_pem.clone(), None);
+    let legacy = id_of(&ctx, "legacy.internal.example.com");
+    inventory::adopt(
+        &mut ctx,
+        &alice,
+        legacy,
+        "legacy-api",
+        Some("legacy-team"),
+        None,
+    )
+    .unwrap();
+    let fp = ctx
+        .store
+        .read()
+        .certificate_row(legacy)
+        .unwrap()
+        .unwrap()
+        .fingerprint_sha256;
+    policy_ops::except(
+        &mut ctx,
+        &alice,
+        &NewException {
+            rule: "validity.cabf".into(),
+            object_type: ExceptionObject::Certificate,
+            object_id: fp,
+            reason: "appliance".into(),
+            granted_by: "carol".into(),
+            expires_at: NOW + Duration::days(30),
+            request_ref: None,
+        },
+    )
+    .unwrap();
+    let before = stored_evaluations(&ctx);
+    policy_ops::evaluate(&mut ctx, &alice).unwrap();
+    assert_eq!(
+        before,
+        stored_evaluations(&ctx),
+        "the estate starts consistent"
+    );
+
+    // A new intermediate under the stored root, after its leaf in the input: the leaf is
+    // linked at the end and inherits internal-ca. One leaf renews a stored certificate;
+    // the root and an adopted certificate are seen again.
+    let sub = intermediate(&root, "Populated Issuing CA");
+    let mut leaves = leaf(&sub, &["new.internal.example.com"], 60, 3, MTLS);
+    leaves.push_str(&leaf(&root, &["api.internal.example.com"], 90, 0, MTLS));
+    leaves.push_str(&legacy_pem);
+    import_all(
+        &mut ctx,
+        &alice,
+        vec![
+            ("leaves.pem", leaves),
+            ("cas.pem", format!("{}{}", sub.pem, root.pem)),
+        ],
+    );
+    let row = ctx
+        .store
+        .read()
+        .certificate_row(id_of(&ctx, "new.internal.example.com"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.authority.as_deref(), Some("internal-ca"));
+    let after_import = stored_evaluations(&ctx);
+    policy_ops::evaluate(&mut ctx, &alice).unwrap();
+    assert_eq!(after_import, stored_evaluations(&ctx));
+}

@@ -330,3 +330,123 @@ fn an_exception_form_rejects_a_malformed_object() {
     c.key(KeyCode::Esc);
     assert_eq!(c.app.status_text(), Some("request not opened"));
 }
+
+/// pat (platform: A for failure response) reviews dave's request to revoke the fixture
+/// leaf for key compromise.
+#[test]
+fn a_revocation_request_shows_the_certificate_and_reason_asked() {
+    use certdeck::ops::import::{import, ImportOptions, Source};
+    let (mut ctx, clock, alice) = ctx_at(NOW - time::Duration::hours(3));
+    grant(&mut ctx, &alice, "pat", Role::Platform, Scope::default());
+    grant(&mut ctx, &alice, "dave", Role::AppOwner, Scope::default());
+    let pem = std::fs::read(support::fixture("chain/leaf.pem")).unwrap();
+    import(
+        &mut ctx,
+        &alice,
+        vec![Source::Bytes {
+            label: "leaf.pem".into(),
+            kind: "file".into(),
+            data: pem,
+        }],
+        &ImportOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let ids = ctx
+        .store
+        .read()
+        .certificates_by_fingerprint_prefix("")
+        .unwrap();
+    let leaf = ids
+        .into_iter()
+        .find(|id| {
+            !ctx.store
+                .read()
+                .certificate_row(*id)
+                .unwrap()
+                .unwrap()
+                .is_ca
+        })
+        .expect("the leaf");
+    let asked = certdeck::ops::lifecycle::revoke(
+        &mut ctx,
+        &operator("dave"),
+        leaf,
+        "key_compromise",
+        Some("key seen in a public repository"),
+        &certdeck::ca::Standard::default(),
+    )
+    .unwrap();
+    assert!(matches!(
+        asked,
+        certdeck::ops::lifecycle::Revoked::Requested { opened: true, .. }
+    ));
+    clock.set(NOW);
+    let fp = ctx
+        .store
+        .read()
+        .certificate_row(leaf)
+        .unwrap()
+        .unwrap()
+        .fingerprint_sha256;
+    let c = Console::new(ctx, "pat", false);
+    let s = c.screen();
+    assert!(s.contains("revocation") && s.contains(&fp), "{s}");
+    assert!(s.contains("key compromise") && s.contains("active"), "{s}");
+    insta::assert_snapshot!("approvals_revocation_80x24", s);
+}
+
+/// An issuance request shows what exactly would be approved: the names, the profile and
+/// authority, and the role the profile says approves.
+#[test]
+fn an_issuance_request_shows_the_names_profile_and_authority_asked() {
+    let (mut ctx, clock, alice) = ctx_at(NOW - time::Duration::hours(1));
+    grant(&mut ctx, &alice, "bob", Role::CentralPki, Scope::default());
+    certdeck::ops::policy::load_starter(&mut ctx, &alice).unwrap();
+    certdeck::ops::inventory::add_owner(&mut ctx, &alice, "web", None, None).unwrap();
+    let estate = certdeck::lifecycle::estate::Estate::parse(
+        r#"
+[[authority]]
+name = "letsencrypt"
+kind = "acme"
+directory = "https://acme.invalid/dir"
+environment = "prod"
+
+[[identity]]
+name = "shop"
+owner = "web"
+profile = "public-tls"
+authority = "letsencrypt"
+environment = "prod"
+sans = ["shop.example.com", "www.shop.example.com"]
+"#,
+        std::path::Path::new("e.toml"),
+    )
+    .unwrap();
+    certdeck::ops::lifecycle::apply_estate(&mut ctx, &alice, &estate).unwrap();
+    let req = workflow::open(
+        &mut ctx,
+        &alice,
+        Payload::Issuance {
+            identity: Some("shop".into()),
+            profile: None,
+            authority: None,
+            environment: None,
+            sans: vec![],
+            validity_days: None,
+            approver_role: None,
+        },
+        "new storefront",
+        None,
+    )
+    .unwrap();
+    clock.set(NOW);
+    let c = Console::new(ctx, "bob", false);
+    let s = c.screen();
+    assert!(s.contains(&format!(">  {}  issuance", req.id)), "{s}");
+    assert!(s.contains("shop.example.com, www.shop.example.com"), "{s}");
+    assert!(s.contains("profile public-tls from letsencrypt"), "{s}");
+    assert!(s.contains("under public-tls, no"), "{s}");
+    // public-tls wants no approver role: the A of define-profiles decides.
+    assert!(s.contains("approved by  define-profiles A"), "{s}");
+}

@@ -5,6 +5,7 @@ use crate::ops::Ctx;
 use crate::query::{Filter, SortKey, Term};
 use crate::store::RowSelect;
 use clap::Args;
+use serde::Serializer as _;
 use std::io::Write;
 use time::Duration;
 
@@ -17,10 +18,11 @@ pub struct ListArgs {
     pub authority: Option<String>,
     #[arg(long, value_name = "prod|nonprod")]
     pub env: Option<Environment>,
-    /// Certificates that expire within DAYS (expired ones included).
+    /// Certificates still valid now that expire within DAYS (what needs renewing soon).
+    /// Expired ones are not included: add --expired to list both.
     #[arg(long, value_name = "DAYS")]
     pub expiring: Option<i64>,
-    /// Only expired certificates.
+    /// Only expired certificates (with --expiring DAYS: expired, or expiring within DAYS).
     #[arg(long)]
     pub expired: bool,
     /// Only certificates without an owner.
@@ -59,14 +61,21 @@ impl ListArgs {
         if let Some(e) = self.env {
             f = f.and(Term::Env(e));
         }
-        if let Some(d) = self.expiring {
-            if d < 0 {
+        // `--expiring` answers "what must be renewed before it breaks": still valid, due
+        // within DAYS (as the console's dashboard counts it). Already broken is
+        // `--expired`; both flags together list both.
+        match (self.expiring, self.expired) {
+            (Some(d), _) if d < 0 => {
                 return Err(CliError::usage("--expiring takes a number of days ≥ 0"));
             }
-            f = f.and(Term::Expires(crate::query::Cmp::Le, Duration::days(d)));
-        }
-        if self.expired {
-            f = f.and(Term::Expired);
+            (Some(d), expired) => {
+                if !expired {
+                    f = f.and(Term::Not(Box::new(Term::Expired)));
+                }
+                f = f.and(Term::Expires(crate::query::Cmp::Le, Duration::days(d)));
+            }
+            (None, true) => f = f.and(Term::Expired),
+            (None, false) => {}
         }
         if self.unowned {
             f = f.and(Term::Unowned);
@@ -104,13 +113,30 @@ pub fn write_list(
         not_after_before: filter
             .not_after_upper_bound(now)
             .map(|t| t.unix_timestamp() + 1),
+        not_after_after: filter
+            .not_after_lower_bound(now)
+            .map(|t| t.unix_timestamp() - 1),
     };
-    let mut rows = ctx.store.read().certificate_rows(sel)?;
-    rows.retain(|r| filter.matches(r, now));
+    // Rows are judged on their own fields first; findings are read only for the rows
+    // that pass (the output shows them), and the words about findings judged after.
+    let read = ctx.store.read();
+    let started = std::time::Instant::now();
+    let mut rows = read.certificate_rows_without_findings(sel)?;
+    rows.retain(|r| filter.matches_before_findings(r, now));
+    read.attach_findings(&mut rows)?;
+    tracing::debug!(
+        rows = rows.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "list: rows and their findings read"
+    );
+    if filter.needs_findings() {
+        rows.retain(|r| filter.matches(r, now));
+    }
     sort.sort(&mut rows, desc);
     if a.json {
-        let items: Vec<CertJson<'_>> = rows.iter().map(|r| CertJson::new(r, now)).collect();
-        serde_json::to_writer_pretty(&mut *out, &items)
+        // Streamed: one certificate's JSON at a time, never the whole array in memory.
+        let mut ser = serde_json::Serializer::pretty(&mut *out);
+        ser.collect_seq(rows.iter().map(|r| CertJson::new(r, now)))
             .map_err(|e| CliError::failed(e.to_string()))?;
         writeln!(out).map_err(|e| CliError::failed(e.to_string()))?;
     } else if a.csv {

@@ -243,7 +243,7 @@ pub fn requests(a: RequestsArgs, env: &Env) -> CliResult {
         .map(|s| {
             State::parse(s).ok_or_else(|| {
                 CliError::usage(format!(
-                    "unknown state {s:?} (pending, approved, denied, withdrawn, expired)"
+                    "unknown state {s:?} (pending, approved, denied, withdrawn, expired, revoked)"
                 ))
             })
         })

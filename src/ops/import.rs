@@ -216,13 +216,26 @@ pub fn import(
                 Some(o) => Some(owner_id_or_create(tx, actor, now, o)?),
                 None => None,
             };
+            let authority_names: HashMap<i64, String> = tx
+                .read()
+                .authorities()?
+                .into_iter()
+                .map(|a| (a.id, a.name))
+                .collect();
             let mut writer = Writer {
                 tx,
                 source_kind: &source_kind,
                 owner_id,
+                owner_name: opts.owner.clone(),
                 env: opts.environment,
                 now: crate::clock::rfc3339(now),
                 issuers: Issuers::load(tx)?,
+                authority_names,
+                imported: super::policy::Imported {
+                    before: tx.read().max_certificate_id()?,
+                    rows: Vec::new(),
+                    usage: HashMap::new(),
+                },
             };
             // A large import touches every page of the fingerprint and SAN indexes.
             tx.widen_cache(IMPORT_CACHE_KIB)?;
@@ -251,8 +264,22 @@ pub fn import(
                     progress(done, total)
                 })?;
             }
-            report.issuer_links += tx.link_issuers()?;
-            super::policy::recompute_certificates_in(tx, now, &report.touched)?;
+            // Certificates whose issuer came later in the input are linked now, and may
+            // inherit an authority: their rows in memory take it too.
+            let late_links = tx.link_issuers()?;
+            report.issuer_links += late_links;
+            let mut imported = writer.imported;
+            if late_links > 0 {
+                let names: HashMap<i64, String> = tx
+                    .read()
+                    .authorities_above(imported.before)?
+                    .into_iter()
+                    .collect();
+                for r in &mut imported.rows {
+                    r.authority = names.get(&r.id).cloned();
+                }
+            }
+            super::policy::recompute_imported(tx, now, &report.touched, imported)?;
             tx.append_audit(
                 actor,
                 now,
@@ -364,24 +391,28 @@ struct Writer<'a, 't> {
     tx: &'a Tx<'t>,
     source_kind: &'a str,
     owner_id: Option<i64>,
+    owner_name: Option<String>,
     env: Option<Environment>,
     now: String,
     issuers: Issuers,
+    authority_names: HashMap<i64, String>,
+    /// The rows stored so far, for the policy recompute at the end of the import.
+    imported: super::policy::Imported,
 }
 
 impl Writer<'_, '_> {
     fn store(
         &mut self,
-        info: &CertificateInfo,
+        info: CertificateInfo,
         der: &[u8],
-        usage: Option<&Usage>,
+        usage: Option<Usage>,
         sighting: &NewSighting,
         report: &mut ImportReport,
     ) -> OpResult<()> {
         report.certificates_seen += 1;
-        let link = self.issuers.find(info, None);
+        let link = self.issuers.find(&info, None);
         let outcome = self.tx.insert_certificate_linked(
-            info,
+            &info,
             der,
             link,
             self.source_kind,
@@ -394,10 +425,9 @@ impl Writer<'_, '_> {
         match outcome {
             InsertOutcome::New(id) => {
                 report.new += 1;
-                match usage {
-                    Some(u) => self.tx.store_usage(id, u)?,
-                    None => self.tx.store_usage(id, &Usage::from_der(der))?,
-                }
+                let usage = usage.unwrap_or_else(|| Usage::from_der(der));
+                self.tx.store_usage(id, &usage)?;
+                self.imported.usage.insert(id, usage);
                 if link.issuer_id.is_some() {
                     report.issuer_links += 1;
                 }
@@ -410,6 +440,16 @@ impl Writer<'_, '_> {
                         info.not_after.unix_timestamp(),
                     );
                 }
+                let authority = link
+                    .authority_id
+                    .and_then(|a| self.authority_names.get(&a).cloned());
+                self.imported.rows.push(crate::store::row_as_stored(
+                    id,
+                    info,
+                    self.owner_name.clone(),
+                    authority,
+                    self.env,
+                ));
             }
             InsertOutcome::Existing(_) => report.duplicates += 1,
         }
@@ -469,7 +509,7 @@ fn ingest_data(
     if !has_pem_marker(data) {
         // Not PEM: one DER certificate, or not a certificate at all.
         match crate::x509::parse_der(data, false) {
-            Ok((info, len)) => w.store(&info, &data[..len], None, sighting, report)?,
+            Ok((info, len)) => w.store(info, &data[..len], None, sighting, report)?,
             Err(e) if input.explicit || input.certish => report.errors.push(problem(
                 None,
                 None,
@@ -533,9 +573,10 @@ fn store_round(
     // CAs first, so the leaves of the same round link to them as they are stored.
     let mut order: Vec<usize> = (0..results.len()).collect();
     order.sort_by_key(|i| !matches!(&results[*i], Ok((info, _, _)) if info.is_ca));
+    let mut results: Vec<Option<Parsed>> = results.into_iter().map(Some).collect();
     for i in order {
-        match &results[i] {
-            Ok((info, der, usage)) => w.store(info, der, Some(usage), sighting, report)?,
+        match results[i].take().expect("each result is stored once") {
+            Ok((info, der, usage)) => w.store(info, &der, Some(usage), sighting, report)?,
             Err(reason) => report.errors.push(problem(
                 Some(spans[i].number),
                 Some(spans[i].line),
@@ -550,10 +591,10 @@ fn parse_span(data: &[u8], s: &Span) -> Parsed {
     let body = s.body.as_ref().map_err(Clone::clone)?;
     let der = decode_body(&data[body.clone()])?;
     let trailing_ok = s.kind == BlockKind::TrustedCertificate;
-    let (info, len) = crate::x509::parse_der(&der, trailing_ok).map_err(|e| e.to_string())?;
+    let (info, len, usage) =
+        crate::x509::parse_der_with(&der, trailing_ok, Usage::of).map_err(|e| e.to_string())?;
     let mut der = der;
     der.truncate(len);
-    let usage = Usage::from_der(&der);
     Ok((info, der, usage))
 }
 

@@ -6,9 +6,7 @@ use super::{run, Ctx, OpError, OpResult};
 use crate::access::Activity;
 use crate::audit::Entry;
 use crate::model::{Actor, Severity};
-use crate::policy::compliance::{
-    evaluate_inventory, evaluate_inventory_each, Evaluation, Inventory, Usage,
-};
+use crate::policy::compliance::{evaluate_inventory, Evaluation, Evaluator, Inventory, Usage};
 use crate::policy::exception::{ExceptionObject, NewException};
 use crate::policy::{parse_set, MatchRule};
 use crate::store::{Read, StoreError, Tx};
@@ -257,20 +255,145 @@ fn recompute(tx: &Tx<'_>, now: OffsetDateTime, ids: Option<&[i64]>) -> OpResult<
         ms = started.elapsed().as_millis() as u64,
         "policy recompute: inputs loaded"
     );
-    // Results are written as they are made (not collected first): the memory a
-    // recompute needs is the inventory's rows, not also every finding of it.
     let only: Option<Vec<i64>> = stored.only.as_ref().map(|o| o.iter().copied().collect());
     tx.clear_evaluation(only.as_deref())?;
     drop(only);
+    evaluate_and_store(tx, now, &stored, started)
+}
+
+/// The certificates an import has just stored, as rows already in memory (built from
+/// what was parsed, exactly as the store would read them back), so judging them needs
+/// no second read of what was just written.
+pub(crate) struct Imported {
+    /// Every certificate with a greater id was stored by this import; those at or below
+    /// it were in the inventory before.
+    pub before: i64,
+    /// The new certificates' rows, in id order.
+    pub rows: Vec<crate::model::CertRow>,
+    pub usage: HashMap<i64, Usage>,
+}
+
+/// [`recompute_certificates_in`] for an import: the same certificates judged, the same
+/// findings stored, but the import's new rows come from memory, and the inventory is read
+/// only for certificates that were there before (none, into a fresh inventory).
+pub(crate) fn recompute_imported(
+    tx: &Tx<'_>,
+    now: OffsetDateTime,
+    touched: &[i64],
+    imported: Imported,
+) -> OpResult<Summary> {
+    let started = std::time::Instant::now();
+    let read = tx.read();
+    let Imported {
+        before,
+        rows: new_rows,
+        usage: new_usage,
+    } = imported;
+    let mut rows = Vec::new();
+    let mut usage = new_usage;
+    let mut targets: HashSet<i64> = touched.iter().copied().collect();
+    if before > 0 {
+        // What the inventory held before is read as recompute_certificates_in reads it.
+        for (id, der) in read.certificates_without_usage()? {
+            tx.store_usage(id, &Usage::from_der(&der))?;
+        }
+        let ids: Vec<i64> = targets.iter().copied().collect();
+        let mut cas: Vec<i64> = new_rows.iter().filter(|r| r.is_ca).map(|r| r.id).collect();
+        let old: Vec<i64> = ids.iter().copied().filter(|id| *id <= before).collect();
+        cas.extend(read.ca_ids_among(&old)?);
+        for ca in cas {
+            targets.extend(read.issued_by(ca)?);
+        }
+        let ids: Vec<i64> = targets.iter().copied().collect();
+        rows = read.policy_rows_around_up_to(&ids, before)?;
+        let old_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        usage.extend(read.usage_for(&old_ids)?);
+    }
+    rows.extend(new_rows);
+    let targets: Vec<i64> = targets.into_iter().collect();
+    let only = renewal_groups(&rows, &targets);
+    let stored = Stored {
+        rows,
+        usage,
+        only: Some(only),
+        identity_profiles: read.identity_profiles()?,
+        profiles: read.profiles()?,
+        rules: read.profile_rules()?.into_iter().map(|r| r.rule).collect(),
+        exceptions: read.exception_refs()?,
+        version: read.current_policy_version()?.map(|v| v.version),
+    };
+    tracing::debug!(
+        rows = stored.rows.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "policy recompute after import: inputs ready"
+    );
+    // New certificates have no stored evaluation; older ones in scope have theirs replaced.
+    let old: Vec<i64> = stored
+        .only
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|id| *id <= before)
+        .collect();
+    if !old.is_empty() {
+        tx.clear_evaluation(Some(&old))?;
+    }
+    tx.clear_evaluation_above(before)?;
+    evaluate_and_store(tx, now, &stored, started)
+}
+
+/// Rows judged per round of [`evaluate_and_store`].
+const EVALUATION_ROUND: usize = 1024;
+
+/// Judges the rows `stored` selects and stores the results, in rounds: a worker thread
+/// evaluates round k+1 while this thread (the transaction's) stores round k. Results are
+/// written as they are made, so memory holds the inventory's rows and two rounds of
+/// findings, never every finding.
+fn evaluate_and_store(
+    tx: &Tx<'_>,
+    now: OffsetDateTime,
+    stored: &Stored,
+    started: std::time::Instant,
+) -> OpResult<Summary> {
+    let inv = stored.inventory();
+    let judge = Evaluator::new(&inv);
     let now_s = crate::clock::rfc3339(now);
     let mut summary = Summary {
         policy_version: stored.version.clone(),
         ..Default::default()
     };
-    evaluate_inventory_each(&stored.inventory(), |e| {
-        summary.count(&e, now);
-        tx.store_evaluation(&e, &now_s)
-    })?;
+    let store = |evals: Vec<Evaluation>, summary: &mut Summary| -> OpResult<()> {
+        for e in &evals {
+            summary.count(e, now);
+        }
+        tx.store_evaluations(&evals, &now_s)?;
+        Ok(())
+    };
+    let evaluate = |from: usize| -> Vec<Evaluation> {
+        (from..(from + EVALUATION_ROUND).min(judge.len()))
+            .filter_map(|i| judge.evaluate(i))
+            .collect()
+    };
+    if judge.len() <= EVALUATION_ROUND {
+        store(evaluate(0), &mut summary)?;
+    } else {
+        let mut pending: Option<Vec<Evaluation>> = None;
+        for from in (0..judge.len()).step_by(EVALUATION_ROUND) {
+            let next = std::thread::scope(|s| -> OpResult<Vec<Evaluation>> {
+                let worker = s.spawn(|| evaluate(from));
+                if let Some(done) = pending.take() {
+                    store(done, &mut summary)?;
+                }
+                worker
+                    .join()
+                    .map_err(|_| OpError::Invalid("policy evaluation thread failed".into()))
+            })?;
+            pending = Some(next);
+        }
+        if let Some(done) = pending.take() {
+            store(done, &mut summary)?;
+        }
+    }
     tracing::debug!(
         certificates = summary.certificates,
         findings = summary.findings,
@@ -349,6 +472,10 @@ impl Stored {
 fn renewal_groups(rows: &[crate::model::CertRow], targets: &[i64]) -> HashSet<i64> {
     use crate::policy::compliance::{name_key, renewal_key};
     let targets: HashSet<i64> = targets.iter().copied().collect();
+    if rows.iter().all(|r| targets.contains(&r.id)) {
+        // Every row is a target (an import into a fresh inventory): no group to widen.
+        return rows.iter().map(|r| r.id).collect();
+    }
     let mut keys: HashSet<String> = HashSet::new();
     for r in rows.iter().filter(|r| targets.contains(&r.id)) {
         keys.insert(renewal_key(r));

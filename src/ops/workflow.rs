@@ -698,6 +698,17 @@ fn apply_exception(
 
 /// Withdraws a pending request: only its requester may.
 pub fn withdraw(ctx: &mut Ctx, actor: &Actor, id: i64) -> OpResult<Request> {
+    if let Some(req) = ctx.store.read().request(id)? {
+        if takes_back(&req) {
+            return revoke_approval(ctx, actor, id);
+        }
+        if let (Some(at), Some(by)) = (req.used_at, &req.used_by) {
+            return Err(OpError::Conflict(format!(
+                "request {id} was approved and carried out by {by} at {}: nothing to withdraw",
+                crate::clock::rfc3339(at)
+            )));
+        }
+    }
     let object_id = id.to_string();
     run_checked(
         ctx,
@@ -724,6 +735,75 @@ pub fn withdraw(ctx: &mut Ctx, actor: &Actor, id: i64) -> OpResult<Request> {
                 actor,
                 now,
                 &Entry::success("request.withdraw", "request", &object_id, json!({})),
+            )?;
+            Ok(tx.read().request(id)?.expect("exists"))
+        },
+    )
+}
+
+/// An approval that stands until someone takes it back: an issuance approval (used for
+/// every renewal it covers), or a revocation approval not yet carried out.
+fn takes_back(req: &Request) -> bool {
+    req.state == State::Approved
+        && match req.kind {
+            Kind::Issuance => true,
+            Kind::Revocation => req.used_at.is_none(),
+            _ => false,
+        }
+}
+
+/// Takes back an approved issuance request, or a revocation approval not yet carried
+/// out (state `revoked`): from then on it authorises nothing. Its requester, or anyone
+/// who may review it, may.
+pub fn revoke_approval(ctx: &mut Ctx, actor: &Actor, id: i64) -> OpResult<Request> {
+    let object_id = id.to_string();
+    run_checked(
+        ctx,
+        actor,
+        |read, actor, _| match read.request(id) {
+            Ok(Some(req)) if req.requester != actor.name => {
+                reviewer_roles(read, actor, &req).map(|_| ()).map_err(|d| {
+                    Denied::new(
+                        actor,
+                        format!("take back the approval of request {id}"),
+                        format!(
+                            "only its requester ({}) or someone who may review it: {}",
+                            req.requester, d.reason
+                        ),
+                    )
+                })
+            }
+            _ => Ok(()),
+        },
+        "request.revoke",
+        ("request", &object_id),
+        |tx, now| {
+            let req = tx
+                .read()
+                .request(id)?
+                .ok_or_else(|| OpError::NotFound(format!("request {id}")))?;
+            if !takes_back(&req)
+                || !tx.revoke_request(id, &actor.name, "approval taken back", now)?
+            {
+                return Err(OpError::Conflict(format!(
+                    "request {id} is {}{}: only an approval still standing can be taken back",
+                    req.state,
+                    if req.used_at.is_some() {
+                        " and carried out"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            tx.append_audit(
+                actor,
+                now,
+                &Entry::success(
+                    "request.revoke",
+                    "request",
+                    &object_id,
+                    json!({"kind": req.kind, "payload": req.payload}),
+                ),
             )?;
             Ok(tx.read().request(id)?.expect("exists"))
         },

@@ -51,10 +51,16 @@ impl Usage {
     /// Reads EKU and key usage from a certificate's DER (empty when absent or unreadable).
     pub fn from_der(der: &[u8]) -> Usage {
         use x509_parser::prelude::*;
+        match X509Certificate::from_der(der) {
+            Ok((_, cert)) => Usage::of(&cert),
+            Err(_) => Usage::default(),
+        }
+    }
+
+    /// Reads EKU and key usage from a certificate already parsed (an import parses each
+    /// certificate once).
+    pub fn of(cert: &x509_parser::certificate::X509Certificate<'_>) -> Usage {
         let mut u = Usage::default();
-        let Ok((_, cert)) = X509Certificate::from_der(der) else {
-            return u;
-        };
         if let Ok(Some(e)) = cert.extended_key_usage() {
             let e = e.value;
             for (on, name) in [
@@ -559,60 +565,102 @@ pub fn evaluate_inventory_each<E>(
     inv: &Inventory<'_>,
     mut sink: impl FnMut(Evaluation) -> Result<(), E>,
 ) -> Result<(), E> {
-    let by_name: HashMap<&str, &Profile> =
-        inv.profiles.iter().map(|p| (p.name.as_str(), p)).collect();
-    let mut latest: HashMap<String, OffsetDateTime> = HashMap::with_capacity(inv.rows.len());
-    let keys: Vec<String> = inv.rows.iter().map(renewal_key).collect();
-    for (row, key) in inv.rows.iter().zip(&keys) {
-        if row.is_ca || row.status == CertStatus::Revoked {
-            continue;
-        }
-        let e = latest.entry(key.clone()).or_insert(row.not_after);
-        if row.not_after > *e {
-            *e = row.not_after;
-        }
-    }
-    for (row, key) in inv
-        .rows
-        .iter()
-        .zip(&keys)
-        .filter(|(row, _)| inv.only.is_none_or(|o| o.contains(&row.id)))
-    {
-        {
-            let identity_profile = row
-                .identity
-                .as_ref()
-                .map(|i| inv.identity_profiles.get(i).and_then(|p| p.as_deref()));
-            let resolved = resolve_profile(row, identity_profile, inv.rules);
-            let profile = resolved.and_then(|(n, _)| by_name.get(n).copied());
-            let renewed = !row.is_ca && latest.get(key).is_some_and(|t| *t > row.not_after);
-            let mut findings = evaluate(
-                &Subject {
-                    row,
-                    usage: inv.usage.get(&row.id),
-                    profile,
-                    renewed,
-                },
-                inv.version,
-            );
-            if !inv.exceptions.is_empty() {
-                for f in &mut findings {
-                    f.exception =
-                        exception_for(row, &f.rule, inv.exceptions).map(|e| ExceptionNote {
-                            id: e.id,
-                            until: e.until,
-                            by: e.by.clone(),
-                        });
-                }
-            }
-            sink(Evaluation {
-                certificate_id: row.id,
-                profile: resolved.map(|(n, v)| (n.to_string(), v)),
-                findings,
-            })?;
+    let judge = Evaluator::new(inv);
+    for i in 0..inv.rows.len() {
+        if let Some(e) = judge.evaluate(i) {
+            sink(e)?;
         }
     }
     Ok(())
+}
+
+/// An inventory made ready for judging its rows one by one, in any order and from any
+/// thread: profiles by name, and the newest not-after of each renewal group (what
+/// "renewed" means) computed once.
+pub struct Evaluator<'a> {
+    inv: &'a Inventory<'a>,
+    by_name: HashMap<&'a str, &'a Profile>,
+    latest: HashMap<String, OffsetDateTime>,
+    keys: Vec<String>,
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(inv: &'a Inventory<'a>) -> Evaluator<'a> {
+        let by_name: HashMap<&str, &Profile> =
+            inv.profiles.iter().map(|p| (p.name.as_str(), p)).collect();
+        let mut latest: HashMap<String, OffsetDateTime> = HashMap::with_capacity(inv.rows.len());
+        let keys: Vec<String> = inv.rows.iter().map(renewal_key).collect();
+        for (row, key) in inv.rows.iter().zip(&keys) {
+            if row.is_ca || row.status == CertStatus::Revoked {
+                continue;
+            }
+            match latest.get_mut(key.as_str()) {
+                Some(t) if row.not_after > *t => *t = row.not_after,
+                Some(_) => {}
+                None => {
+                    latest.insert(key.clone(), row.not_after);
+                }
+            }
+        }
+        Evaluator {
+            inv,
+            by_name,
+            latest,
+            keys,
+        }
+    }
+
+    /// How many rows the inventory holds (evaluated or only context).
+    pub fn len(&self) -> usize {
+        self.inv.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inv.rows.is_empty()
+    }
+
+    /// The evaluation of row `index`, or `None` when the inventory's `only` leaves it out.
+    pub fn evaluate(&self, index: usize) -> Option<Evaluation> {
+        let inv = self.inv;
+        let row = &inv.rows[index];
+        if inv.only.is_some_and(|o| !o.contains(&row.id)) {
+            return None;
+        }
+        let identity_profile = row
+            .identity
+            .as_ref()
+            .map(|i| inv.identity_profiles.get(i).and_then(|p| p.as_deref()));
+        let resolved = resolve_profile(row, identity_profile, inv.rules);
+        let profile = resolved.and_then(|(n, _)| self.by_name.get(n).copied());
+        let renewed = !row.is_ca
+            && self
+                .latest
+                .get(self.keys[index].as_str())
+                .is_some_and(|t| *t > row.not_after);
+        let mut findings = evaluate(
+            &Subject {
+                row,
+                usage: inv.usage.get(&row.id),
+                profile,
+                renewed,
+            },
+            inv.version,
+        );
+        if !inv.exceptions.is_empty() {
+            for f in &mut findings {
+                f.exception = exception_for(row, &f.rule, inv.exceptions).map(|e| ExceptionNote {
+                    id: e.id,
+                    until: e.until,
+                    by: e.by.clone(),
+                });
+            }
+        }
+        Some(Evaluation {
+            certificate_id: row.id,
+            profile: resolved.map(|(n, v)| (n.to_string(), v)),
+            findings,
+        })
+    }
 }
 
 /// Non-compliance across certificate rows at `now`, for dashboards and the policy view:

@@ -155,13 +155,24 @@ impl Tx<'_> {
             }
             InsertOutcome::Existing(id)
         };
-        self.tx
-            .prepare_cached(
+        // A new certificate has no sighting yet: a plain insert, no conflict to resolve.
+        let sql = match outcome {
+            InsertOutcome::New(_) => {
+                "INSERT INTO sightings (certificate_id, kind, location, first_seen, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?4)"
+            }
+            InsertOutcome::Existing(_) => {
                 "INSERT INTO sightings (certificate_id, kind, location, first_seen, last_seen)
                  VALUES (?1, ?2, ?3, ?4, ?4)
-                 ON CONFLICT (certificate_id, kind, location) DO UPDATE SET last_seen = excluded.last_seen",
-            )?
-            .execute(params![outcome.id(), sighting.kind, sighting.location, now])?;
+                 ON CONFLICT (certificate_id, kind, location) DO UPDATE SET last_seen = excluded.last_seen"
+            }
+        };
+        self.tx.prepare_cached(sql)?.execute(params![
+            outcome.id(),
+            sighting.kind,
+            sighting.location,
+            now
+        ])?;
         Ok(outcome)
     }
 
@@ -267,6 +278,8 @@ impl Tx<'_> {
 pub struct RowSelect {
     /// Only certificates with not_after strictly before this (unix seconds).
     pub not_after_before: Option<i64>,
+    /// Only certificates with not_after strictly after this (unix seconds).
+    pub not_after_after: Option<i64>,
 }
 
 pub(super) const ROW_SELECT: &str =
@@ -313,6 +326,53 @@ pub(super) fn cert_row(r: &Row<'_>) -> rusqlite::Result<CertRow> {
     })
 }
 
+/// The row [`Read::certificate_rows`] reads back for a certificate just stored by
+/// [`Tx::insert_certificate_linked`] as new (no identity, status active, no stored
+/// profile or findings yet), with the names its owner and authority ids stand for: an
+/// import judges what it stored without reading it back.
+pub fn row_as_stored(
+    id: i64,
+    info: CertificateInfo,
+    owner: Option<String>,
+    authority: Option<String>,
+    environment: Option<Environment>,
+) -> CertRow {
+    // SANs are kept newline-joined: read back, they are split the same way.
+    let joined = info
+        .sans
+        .iter()
+        .map(|s| s.value.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    CertRow {
+        id,
+        fingerprint_sha256: info.fingerprint_sha256,
+        serial: info.serial,
+        subject: info.subject,
+        subject_cn: info.subject_cn,
+        issuer: info.issuer,
+        issuer_cn: info.issuer_cn,
+        sans: if joined.is_empty() {
+            Vec::new()
+        } else {
+            joined.split('\n').map(str::to_string).collect()
+        },
+        not_before: ts(info.not_before.unix_timestamp()),
+        not_after: ts(info.not_after.unix_timestamp()),
+        key_algorithm: info.key_algorithm,
+        key_bits: info.key_bits,
+        signature_algorithm: info.signature_algorithm,
+        is_ca: info.is_ca,
+        owner,
+        authority,
+        environment,
+        identity: None,
+        status: CertStatus::Active,
+        profile: None,
+        findings: Vec::new(),
+    }
+}
+
 fn ts(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
@@ -354,27 +414,31 @@ impl Read<'_> {
     }
 
     pub fn certificate_rows(&self, sel: RowSelect) -> Result<Vec<CertRow>> {
-        let mut out = Vec::new();
-        match sel.not_after_before {
-            Some(t) => {
-                let mut st = self.c.prepare_cached(&format!(
-                    "{ROW_SELECT} WHERE c.not_after < ?1 ORDER BY c.id"
-                ))?;
-                for r in st.query_map([t], cert_row)? {
-                    out.push(r?);
-                }
-            }
-            None => {
-                let mut st = self
-                    .c
-                    .prepare_cached(&format!("{ROW_SELECT} ORDER BY c.id"))?;
-                for r in st.query_map([], cert_row)? {
-                    out.push(r?);
-                }
-            }
-        }
+        let mut out = self.certificate_rows_without_findings(sel)?;
         self.attach_findings(&mut out)?;
         Ok(out)
+    }
+
+    /// [`Read::certificate_rows`] with `findings` left empty: a caller that filters
+    /// first attaches findings ([`Read::attach_findings`]) to the rows it keeps.
+    pub fn certificate_rows_without_findings(&self, sel: RowSelect) -> Result<Vec<CertRow>> {
+        let rows = if sel.not_after_after.is_none() && sel.not_after_before.is_none() {
+            let mut st = self
+                .c
+                .prepare_cached(&format!("{ROW_SELECT} ORDER BY c.id"))?;
+            let rows = st.query_map([], cert_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        } else {
+            // A range of the not_after index (the list's --expiring and --expired).
+            let mut st = self.c.prepare_cached(&format!(
+                "{ROW_SELECT} WHERE c.not_after > ?1 AND c.not_after < ?2 ORDER BY c.id"
+            ))?;
+            let lo = sel.not_after_after.unwrap_or(i64::MIN);
+            let hi = sel.not_after_before.unwrap_or(i64::MAX);
+            let rows = st.query_map(params![lo, hi], cert_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        };
+        Ok(rows?)
     }
 
     pub fn certificate_row(&self, id: i64) -> Result<Option<CertRow>> {
@@ -453,6 +517,26 @@ impl Read<'_> {
                 .flatten();
         }
         Ok(out)
+    }
+
+    /// The highest certificate id (0 for an empty inventory): certificates stored after
+    /// this call get greater ids.
+    pub fn max_certificate_id(&self) -> Result<i64> {
+        Ok(self
+            .c
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM certificates", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Authority names of the certificates with an id above `id` that have one.
+    pub fn authorities_above(&self, id: i64) -> Result<Vec<(i64, String)>> {
+        let mut st = self.c.prepare_cached(
+            "SELECT c.id, a.name FROM certificates c JOIN authorities a ON a.id = c.authority_id
+             WHERE c.id > ?1",
+        )?;
+        let rows = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     pub fn certificate_count(&self) -> Result<i64> {

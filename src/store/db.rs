@@ -20,6 +20,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0004_lifecycle.sql"),
     ),
     (5, "console", include_str!("migrations/0005_console.sql")),
+    (
+        8,
+        "foundation-scale",
+        include_str!("migrations/0008_foundation_scale.sql"),
+    ),
     (6, "workflow", include_str!("migrations/0006_workflow.sql")),
 ];
 

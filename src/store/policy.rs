@@ -170,6 +170,18 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Forgets the stored evaluation results of every certificate with an id above `id`
+    /// (a range of the index: nothing to do when they are all new).
+    pub fn clear_evaluation_above(&self, id: i64) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM findings WHERE certificate_id > ?1", [id])?;
+        self.tx.execute(
+            "DELETE FROM certificate_profiles WHERE certificate_id > ?1",
+            [id],
+        )?;
+        Ok(())
+    }
+
     /// Stores one certificate's evaluation (its previous one cleared first), evaluated at
     /// `evaluated_at` (RFC 3339).
     pub fn store_evaluation(&self, e: &Evaluation, evaluated_at: &str) -> Result<()> {
@@ -201,6 +213,50 @@ impl Tx<'_> {
                 f.applies_until.map(|t| t.unix_timestamp()),
                 evaluated_at
             ])?;
+        }
+        Ok(())
+    }
+
+    /// Stores the evaluations of several certificates (each one's previous results
+    /// cleared first), as [`Tx::store_evaluation`] would one by one, with the findings
+    /// written [`FINDINGS_PER_INSERT`] rows to a statement: a large recompute writes
+    /// hundreds of thousands of findings, and per-statement work dominates single-row
+    /// inserts.
+    pub fn store_evaluations(&self, evals: &[Evaluation], evaluated_at: &str) -> Result<()> {
+        {
+            let mut st = self.tx.prepare_cached(
+                "INSERT INTO certificate_profiles (certificate_id, profile, via) VALUES (?1, ?2, ?3)",
+            )?;
+            for e in evals {
+                if let Some((p, via)) = &e.profile {
+                    st.execute(params![e.certificate_id, p, via.as_str()])?;
+                }
+            }
+        }
+        let all: Vec<(i64, &Finding)> = evals
+            .iter()
+            .flat_map(|e| e.findings.iter().map(move |f| (e.certificate_id, f)))
+            .collect();
+        let mut chunks = all.chunks_exact(FINDINGS_PER_INSERT);
+        if chunks.len() > 0 {
+            let sql = format!(
+                "{FINDING_INSERT} {}",
+                vec![FINDING_VALUES; FINDINGS_PER_INSERT].join(", ")
+            );
+            let mut st = self.tx.prepare_cached(&sql)?;
+            for chunk in &mut chunks {
+                for (k, (id, f)) in chunk.iter().enumerate() {
+                    bind_finding(&mut st, k * FINDING_COLUMNS, *id, f, evaluated_at)?;
+                }
+                st.raw_execute()?;
+            }
+        }
+        let mut st = self
+            .tx
+            .prepare_cached(&format!("{FINDING_INSERT} {FINDING_VALUES}"))?;
+        for (id, f) in chunks.remainder() {
+            bind_finding(&mut st, 0, *id, f, evaluated_at)?;
+            st.raw_execute()?;
         }
         Ok(())
     }
@@ -239,6 +295,37 @@ impl Tx<'_> {
     }
 }
 
+/// Findings per INSERT statement in [`Tx::store_evaluations`] (10 columns each: 2,560
+/// parameters, well under SQLite's limit of 32,766). Large, because a statement that
+/// writes several rows keeps a journal of the pages it changes (to undo itself alone):
+/// its cost is per statement, so it must be spread over many rows.
+const FINDINGS_PER_INSERT: usize = 256;
+const FINDING_COLUMNS: usize = 10;
+const FINDING_INSERT: &str = "INSERT INTO findings (certificate_id, rule, severity, message,
+    value, profile, policy_version, applies_from, applies_until, evaluated_at) VALUES";
+const FINDING_VALUES: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// Binds one finding's columns from parameter `offset + 1` on.
+fn bind_finding(
+    st: &mut rusqlite::CachedStatement<'_>,
+    offset: usize,
+    certificate_id: i64,
+    f: &Finding,
+    evaluated_at: &str,
+) -> rusqlite::Result<()> {
+    st.raw_bind_parameter(offset + 1, certificate_id)?;
+    st.raw_bind_parameter(offset + 2, f.rule.as_str())?;
+    st.raw_bind_parameter(offset + 3, f.severity.as_str())?;
+    st.raw_bind_parameter(offset + 4, f.message.as_str())?;
+    st.raw_bind_parameter(offset + 5, f.value.as_deref())?;
+    st.raw_bind_parameter(offset + 6, f.profile.as_deref())?;
+    st.raw_bind_parameter(offset + 7, f.policy_version.as_deref())?;
+    st.raw_bind_parameter(offset + 8, f.applies_from.map(|t| t.unix_timestamp()))?;
+    st.raw_bind_parameter(offset + 9, f.applies_until.map(|t| t.unix_timestamp()))?;
+    st.raw_bind_parameter(offset + 10, evaluated_at)?;
+    Ok(())
+}
+
 const FINDING_SELECT: &str = "SELECT f.certificate_id, f.rule, f.severity, f.message, f.value,
         f.profile, f.policy_version, e.id, e.expires_at, e.granted_by, f.applies_from, f.applies_until
     FROM findings f
@@ -250,6 +337,13 @@ const FINDING_SELECT: &str = "SELECT f.certificate_id, f.rule, f.severity, f.mes
           AND ((x.object_type = 'certificate' AND x.object_id = c.fingerprint_sha256)
             OR (x.object_type = 'identity' AND x.object_id = i.name))
         ORDER BY x.expires_at DESC LIMIT 1)";
+
+/// [`FINDING_SELECT`] for an inventory without exceptions in force (the usual case):
+/// the same columns, without a correlated exception lookup per finding.
+const FINDING_SELECT_PLAIN: &str =
+    "SELECT f.certificate_id, f.rule, f.severity, f.message, f.value,
+        f.profile, f.policy_version, NULL, NULL, NULL, f.applies_from, f.applies_until
+    FROM findings f";
 
 fn finding(r: &Row<'_>) -> rusqlite::Result<(i64, Finding)> {
     let sev: String = r.get(2)?;
@@ -327,6 +421,23 @@ impl Read<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// [`Read::policy_rows_around`] among the certificates with an id up to `max_id`
+    /// (those an import found in the inventory; it has the rows it stored in memory).
+    pub fn policy_rows_around_up_to(&self, ids: &[i64], max_id: i64) -> Result<Vec<CertRow>> {
+        let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        let mut st = self.c.prepare_cached(&format!(
+            "{} WHERE c.id <= ?2 AND (c.id IN (SELECT value FROM json_each(?1))
+                OR c.identity_id IN (SELECT t.identity_id FROM certificates t
+                    WHERE t.id IN (SELECT value FROM json_each(?1)) AND t.identity_id IS NOT NULL)
+                OR lower(COALESCE(c.subject_cn, c.subject)) IN (SELECT lower(COALESCE(t.subject_cn, t.subject))
+                    FROM certificates t WHERE t.id IN (SELECT value FROM json_each(?1))))
+             ORDER BY c.id",
+            super::certificates::ROW_SELECT
+        ))?;
+        let rows = st.query_map(params![list, max_id], super::certificates::cert_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// Which of `ids` are CA certificates.
     pub fn ca_ids_among(&self, ids: &[i64]) -> Result<Vec<i64>> {
         let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
@@ -340,9 +451,17 @@ impl Read<'_> {
     /// Fills each row's `findings` from the last evaluation, each with the exception that
     /// covers it (whether it is still in force is decided when read, against the clock).
     pub fn attach_findings(&self, rows: &mut [CertRow]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let select = if self.has_unrevoked_exceptions()? {
+            FINDING_SELECT
+        } else {
+            FINDING_SELECT_PLAIN
+        };
         if rows.len() <= 64 {
             let mut st = self.c.prepare_cached(&format!(
-                "{FINDING_SELECT} WHERE f.certificate_id = ?1 ORDER BY f.id"
+                "{select} WHERE f.certificate_id = ?1 ORDER BY f.id"
             ))?;
             for row in rows.iter_mut() {
                 row.findings = st
@@ -360,7 +479,7 @@ impl Read<'_> {
         let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
         let mut by_id: HashMap<i64, Vec<Finding>> = HashMap::with_capacity(ids.len());
         let mut st = self.c.prepare_cached(&format!(
-            "{FINDING_SELECT} WHERE f.certificate_id IN (SELECT value FROM json_each(?1)) ORDER BY f.id"
+            "{select} WHERE f.certificate_id IN (SELECT value FROM json_each(?1)) ORDER BY f.id"
         ))?;
         for r in st.query_map([list], finding)? {
             let (id, f) = r?;
@@ -370,6 +489,15 @@ impl Read<'_> {
             row.findings = by_id.remove(&row.id).unwrap_or_default();
         }
         Ok(())
+    }
+
+    /// Whether any exception has not been revoked (expired ones included: whether an
+    /// exception is still in force is decided against the clock when findings are read).
+    pub fn has_unrevoked_exceptions(&self) -> Result<bool> {
+        Ok(self
+            .c
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM exceptions WHERE revoked_at IS NULL)")?
+            .query_row([], |r| r.get(0))?)
     }
 
     pub fn current_policy_version(&self) -> Result<Option<PolicyVersion>> {

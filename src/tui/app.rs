@@ -29,11 +29,25 @@ pub struct Shared {
     /// Shown in the status bar: which database this is.
     pub db_label: String,
     pub inventory: Inventory,
+    /// Work asked for and not yet started: the loop runs it off the input path.
+    pub tasks: Vec<Task>,
+    /// Numbers tasks so a view keeps only the answer to its latest question.
+    pub last_ticket: u64,
+    /// Identities being renewed in the background (shown in the top line).
+    pub renewing: Vec<String>,
 }
 
 impl Shared {
     pub fn now(&self) -> time::OffsetDateTime {
         self.ctx.now()
+    }
+
+    /// Queues a task built with a fresh ticket; returns the ticket.
+    pub fn ask(&mut self, task: impl FnOnce(u64) -> Task) -> u64 {
+        self.last_ticket += 1;
+        let t = self.last_ticket;
+        self.tasks.push(task(t));
+        t
     }
 }
 
@@ -57,7 +71,27 @@ pub struct Inventory {
 /// Work the app wants done off the input path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Task {
-    LoadInventory { generation: u64 },
+    LoadInventory {
+        generation: u64,
+    },
+    /// The dashboard's aggregate figures and recent audit events.
+    Dashboard {
+        ticket: u64,
+    },
+    /// A renewal through `ops::lifecycle::renew`, confirmed by the operator; it writes,
+    /// so it runs on its own read-write connection.
+    Renew {
+        identity: String,
+        authority: String,
+        actor: crate::model::Actor,
+    },
+}
+
+impl Task {
+    /// Whether the task changes the store (and so needs a read-write connection).
+    pub fn writes(&self) -> bool {
+        matches!(self, Task::Renew { .. })
+    }
 }
 
 /// What comes back from a [`Task`].
@@ -66,6 +100,15 @@ pub enum TaskResult {
         generation: u64,
         /// The rows with their haystacks and index, built off the input path.
         rows: Result<Box<LoadedInventory>, String>,
+    },
+    Dashboard {
+        ticket: u64,
+        figures: Result<Box<super::views::dashboard::Figures>, String>,
+    },
+    /// A renewal ended: the message for the status line, an error when it failed.
+    Renewal {
+        identity: String,
+        outcome: Result<String, String>,
     },
 }
 
@@ -92,6 +135,8 @@ pub enum Event {
     Resize(u16, u16),
     Tick,
     Task(TaskResult),
+    /// A background renewal is still running: views that show job steps re-read them.
+    Progress,
     /// SIGTERM or SIGHUP: restore the terminal and leave.
     Signal(&'static str),
 }
@@ -123,7 +168,8 @@ pub struct App {
     pub help: Option<u16>,
     pub status: Option<Status>,
     pub quit: Option<String>,
-    tasks: Vec<Task>,
+    /// A question on screen (a modal): `y` starts its task, any other key cancels.
+    pub confirm: Option<views::Confirm>,
     registry: Vec<ViewSpec>,
 }
 
@@ -132,9 +178,9 @@ impl App {
     pub fn new(mut sh: Shared, first: &str) -> App {
         let registry = views::registry();
         sh.inventory.generation += 1;
-        let tasks = vec![Task::LoadInventory {
+        sh.tasks.push(Task::LoadInventory {
             generation: sh.inventory.generation,
-        }];
+        });
         let spec = views::find(first).unwrap_or(registry[0]);
         let view = (spec.open)(&mut sh);
         App {
@@ -144,7 +190,7 @@ impl App {
             help: None,
             status: None,
             quit: None,
-            tasks,
+            confirm: None,
             registry,
         }
     }
@@ -163,12 +209,23 @@ impl App {
 
     /// Tasks the loop should run (in the background, or inline in tests).
     pub fn take_tasks(&mut self) -> Vec<Task> {
-        std::mem::take(&mut self.tasks)
+        std::mem::take(&mut self.sh.tasks)
     }
 
     /// Runs a task on the app's own connection: what tests and in-memory stores use.
-    pub fn run_task_inline(&self, task: &Task) -> TaskResult {
-        run_task(self.sh.ctx.store.read(), task)
+    pub fn run_task_inline(&mut self, task: &Task) -> TaskResult {
+        run_task(&mut self.sh.ctx, task)
+    }
+
+    /// Runs the pending tasks `pick` selects inline and applies their results; the
+    /// others stay queued (benches time one kind of task at a time).
+    pub fn settle_where(&mut self, pick: impl Fn(&Task) -> bool) {
+        let (now, later): (Vec<Task>, Vec<Task>) = self.take_tasks().into_iter().partition(&pick);
+        self.sh.tasks.extend(later);
+        for t in now {
+            let r = self.run_task_inline(&t);
+            self.handle(Event::Task(r));
+        }
     }
 
     /// Runs every pending task inline and applies the results.
@@ -195,6 +252,12 @@ impl App {
                 let sh = &mut self.sh;
                 self.stack.last_mut().expect("a view").refresh(sh);
             }
+            Event::Progress => {
+                if self.view().name() == "jobs" {
+                    let sh = &mut self.sh;
+                    self.stack.last_mut().expect("a view").refresh(sh);
+                }
+            }
             Event::Signal(name) => self.quit = Some(format!("received {name}")),
             Event::Task(TaskResult::Inventory { generation, rows }) => {
                 if generation != self.sh.inventory.generation {
@@ -218,7 +281,49 @@ impl App {
                     v.on_inventory(&self.sh);
                 }
             }
+            Event::Task(r @ TaskResult::Dashboard { .. }) => {
+                for v in &mut self.stack {
+                    v.on_result(&r, &self.sh);
+                }
+            }
+            Event::Task(TaskResult::Renewal { identity, outcome }) => {
+                self.sh.renewing.retain(|i| *i != identity);
+                self.status = Some(match outcome {
+                    Ok(m) => Status::Message(m),
+                    Err(e) => Status::Error(e),
+                });
+                // The new certificate and the job's end state: reload what shows them.
+                self.refresh();
+            }
         }
+    }
+
+    /// The operator answered the question on screen.
+    fn on_confirm_key(&mut self, k: KeyEvent, c: views::Confirm) {
+        if !matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+            self.status = Some(Status::Message(c.cancelled));
+            return;
+        }
+        match &c.task {
+            Task::Renew {
+                identity,
+                authority,
+                ..
+            } => {
+                let shown = crate::sanitize::sanitize(identity).into_owned();
+                if self.sh.renewing.contains(identity) {
+                    self.status = Some(Status::Error(format!("{shown} is already being renewed")));
+                    return;
+                }
+                self.sh.renewing.push(identity.clone());
+                self.status = Some(Status::Message(format!(
+                    "renewing {shown} from {} in the background; :jobs shows its steps",
+                    crate::sanitize::sanitize(authority)
+                )));
+            }
+            _ => self.status = None,
+        }
+        self.sh.tasks.push(c.task);
     }
 
     fn on_key(&mut self, k: KeyEvent) {
@@ -234,6 +339,10 @@ impl App {
     }
 
     fn on_normal_key(&mut self, k: KeyEvent) {
+        if let Some(c) = self.confirm.take() {
+            self.on_confirm_key(k, c);
+            return;
+        }
         if let Some(scroll) = self.help {
             self.help = match k.code {
                 KeyCode::Char('j') | KeyCode::Down => Some(scroll.saturating_add(1)),
@@ -318,13 +427,14 @@ impl App {
             Flow::Open(v) => self.stack.push(v),
             Flow::Message(m) => self.status = Some(Status::Message(m)),
             Flow::Error(e) => self.status = Some(Status::Error(e)),
+            Flow::Confirm(c) => self.confirm = Some(*c),
         }
     }
 
     /// Reloads the inventory and the current view's own data.
     pub fn refresh(&mut self) {
         self.sh.inventory.generation += 1;
-        self.tasks.push(Task::LoadInventory {
+        self.sh.tasks.push(Task::LoadInventory {
             generation: self.sh.inventory.generation,
         });
         let sh = &mut self.sh;
@@ -580,6 +690,9 @@ impl App {
             v.render(f, inner, sh);
         }
         self.render_bottom(f, bottom);
+        if let Some(c) = &self.confirm {
+            widgets::confirm::render(f, area, &self.sh, c);
+        }
         if let Some(scroll) = self.help {
             let km = self.keymap();
             let scroll = widgets::help::render(f, area, &self.sh, &km, &self.registry, scroll);
@@ -638,15 +751,51 @@ impl App {
     }
 }
 
-/// Runs one task against a read connection (the app's, or a background one's).
-pub fn run_task(read: crate::store::Read<'_>, task: &Task) -> TaskResult {
+/// Runs one task on a context (the app's, or a background thread's own connection).
+pub fn run_task(ctx: &mut Ctx, task: &Task) -> TaskResult {
+    let shown = |e: &dyn std::fmt::Display| crate::sanitize::sanitize(&e.to_string()).into_owned();
     match task {
         Task::LoadInventory { generation } => TaskResult::Inventory {
             generation: *generation,
-            rows: read
+            rows: ctx
+                .store
+                .read()
                 .certificate_rows(crate::store::RowSelect::default())
                 .map(|rows| Box::new(LoadedInventory::of(rows)))
-                .map_err(|e| crate::sanitize::sanitize(&e.to_string()).into_owned()),
+                .map_err(|e| shown(&e)),
+        },
+        Task::Dashboard { ticket } => TaskResult::Dashboard {
+            ticket: *ticket,
+            figures: super::views::dashboard::Figures::load(ctx.store.read(), ctx.now())
+                .map(Box::new)
+                .map_err(|e| shown(&e)),
+        },
+        Task::Renew {
+            identity, actor, ..
+        } => TaskResult::Renewal {
+            identity: identity.clone(),
+            outcome: super::renewal::run(ctx, actor, identity),
+        },
+    }
+}
+
+/// What a task answers when it could not run at all (its connection failed to open).
+pub fn task_failed(task: &Task, e: String) -> TaskResult {
+    match task {
+        Task::LoadInventory { generation } => TaskResult::Inventory {
+            generation: *generation,
+            rows: Err(e),
+        },
+        Task::Dashboard { ticket } => TaskResult::Dashboard {
+            ticket: *ticket,
+            figures: Err(e),
+        },
+        Task::Renew { identity, .. } => TaskResult::Renewal {
+            identity: identity.clone(),
+            outcome: Err(format!(
+                "{}: the renewal did not start: {e}",
+                crate::sanitize::sanitize(identity)
+            )),
         },
     }
 }

@@ -4,10 +4,11 @@
 //! the screen is redrawn after each. Queries for big views run on blocking threads with
 //! their own read-only connection, so the UI never waits on the database.
 
-use super::app::{run_task, App, Event, Task};
+use super::app::{run_task, task_failed, App, Event, Task, TaskResult};
+use crate::ops::Ctx;
 use crate::store::Store;
 use ratatui::crossterm::event as ct;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,7 +45,17 @@ pub fn run(mut app: App, terminal: &mut ratatui::DefaultTerminal) -> std::io::Re
             if let Some(why) = app.quit.take() {
                 break Ok(why);
             }
-            let Some(ev) = rx.recv().await else {
+            // While a renewal runs in the background, wake every second so `:jobs` can
+            // show the step it has reached.
+            let ev = if app.sh.renewing.is_empty() {
+                rx.recv().await
+            } else {
+                match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+                    Ok(ev) => ev,
+                    Err(_) => Some(Event::Progress),
+                }
+            };
+            let Some(ev) = ev else {
                 break Ok("input closed".to_string());
             };
             app.handle(ev);
@@ -61,19 +72,19 @@ pub fn run(mut app: App, terminal: &mut ratatui::DefaultTerminal) -> std::io::Re
     })
 }
 
-/// Starts pending tasks: on a blocking thread with a fresh read-only connection when
-/// the database is a file, else inline.
+/// Starts pending tasks: on a blocking thread with a connection of its own when the
+/// database is a file (read-only, or read-write for a task that writes, such as a
+/// renewal: its steps go through `ops` like the CLI's), else inline.
 fn dispatch(app: &mut App, tx: &mpsc::Sender<Event>, db: Option<&PathBuf>) {
     for task in app.take_tasks() {
         match db {
             Some(path) => {
                 let path = path.clone();
                 let tx = tx.clone();
+                let clock = app.sh.ctx.clock.clone();
+                let config = app.sh.ctx.config.clone();
                 tokio::task::spawn_blocking(move || {
-                    let result = match Store::open_readonly(&path) {
-                        Ok(store) => run_task(store.read(), &task),
-                        Err(e) => failed(&task, e.to_string()),
-                    };
+                    let result = run_detached(&path, clock, config, &task);
                     let _ = tx.blocking_send(Event::Task(result));
                 });
             }
@@ -85,12 +96,22 @@ fn dispatch(app: &mut App, tx: &mpsc::Sender<Event>, db: Option<&PathBuf>) {
     }
 }
 
-fn failed(task: &Task, e: String) -> super::app::TaskResult {
-    match task {
-        Task::LoadInventory { generation } => super::app::TaskResult::Inventory {
-            generation: *generation,
-            rows: Err(e),
-        },
+/// Runs `task` on a connection of its own to the database at `path`: what a background
+/// thread does while the app keeps handling keys.
+pub fn run_detached(
+    path: &Path,
+    clock: Arc<dyn crate::clock::Clock>,
+    config: crate::config::Config,
+    task: &Task,
+) -> TaskResult {
+    let store = if task.writes() {
+        Store::open(path)
+    } else {
+        Store::open_readonly(path)
+    };
+    match store {
+        Ok(store) => run_task(&mut Ctx::new(store, clock, config), task),
+        Err(e) => task_failed(task, crate::sanitize::sanitize(&e.to_string()).into_owned()),
     }
 }
 

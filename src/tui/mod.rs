@@ -8,6 +8,7 @@ pub mod app;
 pub mod event;
 pub mod groups;
 pub mod keymap;
+pub mod renewal;
 pub mod theme;
 pub mod views;
 pub mod widgets;
@@ -33,6 +34,9 @@ pub fn shared(
         unicode,
         db_label,
         inventory: Inventory::default(),
+        tasks: Vec::new(),
+        last_ticket: 0,
+        renewing: Vec::new(),
     }
 }
 

@@ -29,6 +29,16 @@ pub fn sha256_hex(der: &[u8]) -> String {
 /// (OpenSSL's "TRUSTED CERTIFICATE" blocks carry trust settings there); the fingerprint
 /// is always of the certificate alone.
 pub fn parse_der(der: &[u8], allow_trailing: bool) -> Result<(CertificateInfo, usize), ParseError> {
+    parse_der_with(der, allow_trailing, |_| ()).map(|(info, len, ())| (info, len))
+}
+
+/// [`parse_der`], also handing the parsed certificate to `extra` for whatever else the
+/// caller reads from it (one parse instead of two).
+pub fn parse_der_with<T>(
+    der: &[u8],
+    allow_trailing: bool,
+    extra: impl FnOnce(&X509Certificate<'_>) -> T,
+) -> Result<(CertificateInfo, usize, T), ParseError> {
     let (rest, cert) =
         X509Certificate::from_der(der).map_err(|e| ParseError::Der(short_err(&e)))?;
     if !rest.is_empty() && !allow_trailing {
@@ -36,7 +46,7 @@ pub fn parse_der(der: &[u8], allow_trailing: bool) -> Result<(CertificateInfo, u
     }
     let cert_len = der.len() - rest.len();
     let der = &der[..cert_len];
-    Ok((info(der, &cert)?, cert_len))
+    Ok((info(der, &cert)?, cert_len, extra(&cert)))
 }
 
 fn short_err(e: &impl std::fmt::Display) -> String {

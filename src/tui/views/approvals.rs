@@ -443,12 +443,16 @@ impl ApprovalsView {
                     Span::styled(v, st("ui.value")),
                 ])
             };
-            let mut d = vec![
-                field("requested", text(&r.payload.summary()).into_owned()),
+            let mut d = vec![field("requested", text(&r.payload.summary()).into_owned())];
+            // What exactly would be approved, where the one-line summary abbreviates it.
+            for (k, v) in asked(&r.payload) {
+                d.push(field(k, text(&v).into_owned()));
+            }
+            d.extend([
                 field("holds now", text(&e.current).into_owned()),
                 field("requester", text(&r.requester).into_owned()),
                 field("why", text(&r.justification).into_owned()),
-            ];
+            ]);
             if let Some(t) = &r.ticket {
                 d.push(field("ticket", text(t).into_owned()));
             }
@@ -565,6 +569,44 @@ fn render_form(f: &mut Frame, area: Rect, sh: &Shared, form: &Form) {
         ),
     };
     f.render_widget(Paragraph::new(msg), hint_row);
+}
+
+/// The exact scope of an issuance or revocation request, field by field: a reviewer
+/// approves these names under this profile from this authority, or the revocation of
+/// this one certificate for this reason.
+fn asked(p: &Payload) -> Vec<(&'static str, String)> {
+    match p {
+        Payload::Issuance {
+            sans,
+            profile,
+            authority,
+            approver_role,
+            ..
+        } => vec![
+            ("names", sans.join(", ")),
+            (
+                "under",
+                format!(
+                    "profile {} from {}",
+                    profile.as_deref().unwrap_or("-"),
+                    authority.as_deref().unwrap_or("-")
+                ),
+            ),
+            (
+                "approved by",
+                approver_role.clone().unwrap_or_else(|| "define-profiles A".into()),
+            ),
+        ],
+        Payload::Revocation {
+            certificate,
+            reason,
+            ..
+        } => vec![
+            ("certificate", certificate.clone()),
+            ("reason", reason.replace('_', " ")),
+        ],
+        _ => Vec::new(),
+    }
 }
 
 fn fit(s: &str, w: usize) -> String {

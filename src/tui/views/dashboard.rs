@@ -1,11 +1,15 @@
 //! The first screen: how the estate stands right now. Counts, a 13-week expiry timeline,
 //! who and which CAs have the most certificates expiring in the next 30 days, and the
-//! latest audit events. Everything comes from aggregate queries (`store::console`), so
-//! it draws before the full inventory has loaded.
+//! latest audit events. The figures come from aggregate queries (`store::console`) run
+//! as a background task, so they draw before the full inventory has loaded and a
+//! refresh (the clock's tick, `Ctrl-r`) never holds up a key; the non-compliance
+//! figures are counted once per inventory load, not per frame.
 
 use super::{Flow, View, ViewSpec};
 use crate::model::{AuditRecord, ExpiryBand};
+use crate::policy::compliance::{noncompliance, Noncompliance};
 use crate::store::{AuditQuery, Dashboard};
+use crate::tui::app::{Task, TaskResult};
 use crate::tui::action::Action;
 use crate::tui::app::Shared;
 use crate::tui::widgets::{band_scope, fit, text};
@@ -25,17 +29,46 @@ pub const SPECS: &[ViewSpec] = &[ViewSpec {
 pub const WEEKS: usize = 13;
 pub const SOON_DAYS: i64 = 30;
 
+/// What the dashboard shows from the store, loaded off the input path.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    pub dashboard: Dashboard,
+    pub recent: Vec<AuditRecord>,
+}
+
+impl Figures {
+    pub fn load(
+        read: crate::store::Read<'_>,
+        now: time::OffsetDateTime,
+    ) -> Result<Figures, crate::store::StoreError> {
+        Ok(Figures {
+            dashboard: read.dashboard(now, WEEKS, SOON_DAYS, 5)?,
+            recent: read.audit_records(&AuditQuery {
+                limit: Some(12),
+                ..Default::default()
+            })?,
+        })
+    }
+}
+
 pub struct DashboardView {
-    data: Result<Dashboard, String>,
-    recent: Vec<AuditRecord>,
+    /// `None` until the first answer arrives; a refresh keeps the last figures on
+    /// screen until the new ones come.
+    figures: Option<Result<Figures, String>>,
+    /// The ticket of the latest request: an older answer is dropped.
+    ticket: u64,
+    /// Non-compliance over the loaded inventory, counted when it loads.
+    nc: Noncompliance,
 }
 
 impl DashboardView {
     pub fn open(sh: &mut Shared) -> Box<dyn View> {
         let mut v = DashboardView {
-            data: Err("loading".into()),
-            recent: Vec::new(),
+            figures: None,
+            ticket: 0,
+            nc: Noncompliance::default(),
         };
+        v.on_inventory(sh);
         v.refresh(sh);
         Box::new(v)
     }
@@ -51,16 +84,21 @@ impl View for DashboardView {
     }
 
     fn refresh(&mut self, sh: &mut Shared) {
-        let read = sh.ctx.store.read();
-        self.data = read
-            .dashboard(sh.now(), WEEKS, SOON_DAYS, 5)
-            .map_err(|e| e.to_string());
-        self.recent = read
-            .audit_records(&AuditQuery {
-                limit: Some(12),
-                ..Default::default()
-            })
-            .unwrap_or_default();
+        self.ticket = sh.ask(|ticket| Task::Dashboard { ticket });
+        // The clock moved: findings may have opened or closed.
+        self.on_inventory(sh);
+    }
+
+    fn on_inventory(&mut self, sh: &Shared) {
+        self.nc = noncompliance(&sh.inventory.rows, sh.now());
+    }
+
+    fn on_result(&mut self, r: &TaskResult, _sh: &Shared) {
+        if let TaskResult::Dashboard { ticket, figures } = r {
+            if *ticket == self.ticket {
+                self.figures = Some(figures.as_deref().cloned().map_err(|e| e.clone()));
+            }
+        }
     }
 
     fn on_action(&mut self, _a: &Action, _sh: &mut Shared) -> Flow {
@@ -68,33 +106,44 @@ impl View for DashboardView {
     }
 
     fn render(&mut self, f: &mut Frame, area: Rect, sh: &Shared) {
-        let d = match &self.data {
-            Ok(d) => d,
-            Err(e) => {
+        let (d, recent) = match &self.figures {
+            Some(Ok(x)) => (&x.dashboard, &x.recent),
+            Some(Err(e)) => {
                 f.render_widget(
                     Paragraph::new(Span::styled(text(e).into_owned(), sh.theme.style("ui.error"))),
                     area,
                 );
                 return;
             }
+            None => {
+                f.render_widget(
+                    Paragraph::new(Span::styled(
+                        "counting the estate…",
+                        sh.theme.style("ui.text.dim"),
+                    )),
+                    area,
+                );
+                return;
+            }
         };
-        let [counts, middle, recent] = Layout::vertical([
+        let nc = &self.nc;
+        let [counts, middle, recent_area] = Layout::vertical([
             Constraint::Length(2),
             Constraint::Min(8),
             Constraint::Length(if area.height > 30 { 12 } else { 5 }),
         ])
         .areas(area);
-        render_counts(f, counts, sh, d);
+        render_counts(f, counts, sh, d, nc);
         let [chart, tops] =
             Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)])
                 .areas(middle);
         render_chart(f, chart, sh, d);
-        render_tops(f, tops, sh, d);
-        render_recent(f, recent, sh, &self.recent);
+        render_tops(f, tops, sh, d, nc);
+        render_recent(f, recent_area, sh, recent);
     }
 }
 
-fn render_counts(f: &mut Frame, area: Rect, sh: &Shared, d: &Dashboard) {
+fn render_counts(f: &mut Frame, area: Rect, sh: &Shared, d: &Dashboard, nc: &Noncompliance) {
     let c = &d.counts;
     let st = |s: &str| sh.theme.style(s);
     let sym = |b: ExpiryBand| b.symbol(sh.unicode);
@@ -114,7 +163,6 @@ fn render_counts(f: &mut Frame, area: Rect, sh: &Shared, d: &Dashboard) {
     let mut l2 = item("≤30 days", c.within_30_days, band_scope(ExpiryBand::Within30Days), sym(ExpiryBand::Within30Days));
     l2.extend(item("Unowned", c.unowned, "flag.unowned", ""));
     l2.extend(item("Weak crypto", c.weak, "flag.weak", ""));
-    let nc = crate::policy::compliance::noncompliance(&sh.inventory.rows, sh.now());
     let cross = if sh.unicode { "✗" } else { "X" };
     l2.extend(item("Non-compliant", nc.certificates as i64, "expiry.expired", cross));
     let lines = if area.width >= 110 {
@@ -185,7 +233,7 @@ fn render_chart(f: &mut Frame, area: Rect, sh: &Shared, d: &Dashboard) {
     f.render_widget(chart, inner);
 }
 
-fn render_tops(f: &mut Frame, area: Rect, sh: &Shared, d: &Dashboard) {
+fn render_tops(f: &mut Frame, area: Rect, sh: &Shared, d: &Dashboard, nc: &Noncompliance) {
     let st = |s: &str| sh.theme.style(s);
     let le = if sh.unicode { "≤" } else { "<=" };
     let block = Block::default()
@@ -222,7 +270,6 @@ fn render_tops(f: &mut Frame, area: Rect, sh: &Shared, d: &Dashboard) {
         lines.push(Line::from(Span::styled(" none", st("ui.text.dim"))));
     }
     // Non-compliance (open error findings) by rule and by owner, below.
-    let nc = crate::policy::compliance::noncompliance(&sh.inventory.rows, sh.now());
     let room = (inner.height as usize).saturating_sub(lines.len());
     if room >= 3 && nc.certificates > 0 {
         let per = ((room - 2) / 2).max(1);

@@ -23,7 +23,11 @@ pub struct DetailView {
     pub scroll: u16,
     page: u16,
     lines_total: u16,
+    /// Whether `r` (renew this certificate's identity) is offered.
+    may_renew: bool,
 }
+
+const BINDINGS_RENEW: &[crate::tui::keymap::Binding] = &[crate::tui::renewal::BINDING];
 
 struct Loaded {
     row: CertRow,
@@ -41,6 +45,7 @@ impl DetailView {
             scroll: 0,
             page: 10,
             lines_total: 0,
+            may_renew: false,
         };
         v.refresh(sh);
         Box::new(v)
@@ -251,9 +256,30 @@ impl View for DetailView {
 
     fn refresh(&mut self, sh: &mut Shared) {
         self.loaded = Self::load(sh, self.id).map_err(|e| text(&e).into_owned());
+        self.may_renew = crate::tui::renewal::may_renew(sh);
     }
 
-    fn on_action(&mut self, a: &Action, _sh: &mut Shared) -> Flow {
+    fn bindings(&self) -> &'static [crate::tui::keymap::Binding] {
+        if self.may_renew {
+            BINDINGS_RENEW
+        } else {
+            &[]
+        }
+    }
+
+    fn on_action(&mut self, a: &Action, sh: &mut Shared) -> Flow {
+        if *a == Action::View("renew") {
+            return match &self.loaded {
+                Ok(l) => match &l.row.identity {
+                    Some(i) => crate::tui::renewal::ask(sh, i),
+                    None => Flow::Error(format!(
+                        "#{} has no identity: nothing to renew (adopt it into an identity first)",
+                        l.row.id
+                    )),
+                },
+                Err(e) => Flow::Error(e.clone()),
+            };
+        }
         // Long values wrap, so the last screen may need a little more than
         // `lines_total - page`: allow scrolling until the last line is at the top half.
         let max = self.lines_total.saturating_sub(self.page / 2);

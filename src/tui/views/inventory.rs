@@ -10,6 +10,7 @@ use crate::query::{Filter, SortKey};
 use crate::tui::action::Action;
 use crate::tui::app::Shared;
 use crate::tui::keymap::Binding;
+use crate::tui::renewal;
 use crate::tui::widgets::{cert_table, fit, text};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -58,6 +59,16 @@ const BINDINGS: &[Binding] = &[
     Binding::new(Action::Export, &["e"], "export the filtered list (CSV or JSON)").hinted(),
 ];
 
+/// The same, with `r` for an actor who may renew.
+const BINDINGS_RENEW: &[Binding] = &[
+    Binding::new(Action::SwitchPane, &["Tab"], "switch pane (tree / table)").hinted(),
+    Binding::new(Action::NextGrouping, &["o"], "group by owner / CA / environment / profile").hinted(),
+    Binding::new(Action::SortNext, &["s"], "sort by the next column").hinted(),
+    Binding::new(Action::SortReverse, &["S"], "reverse the sort"),
+    Binding::new(Action::Export, &["e"], "export the filtered list (CSV or JSON)").hinted(),
+    renewal::BINDING,
+];
+
 pub use crate::tui::groups::Grouping;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +110,8 @@ pub struct InventoryView {
     offset: usize,
     tree_offset: usize,
     page: usize,
+    /// Whether `r` (renew the selected certificate's identity) is offered.
+    may_renew: bool,
 }
 
 const SORT_CYCLE: &[SortKey] = &[
@@ -114,6 +127,7 @@ const SORT_CYCLE: &[SortKey] = &[
 impl InventoryView {
     pub fn open(sh: &mut Shared, grouping: Grouping, focus: Pane, name: &'static str) -> Box<dyn View> {
         let mut v = InventoryView::new(grouping, focus, name);
+        v.may_renew = renewal::may_renew(sh);
         v.on_inventory(sh);
         Box::new(v)
     }
@@ -136,6 +150,7 @@ impl InventoryView {
             offset: 0,
             tree_offset: 0,
             page: 10,
+            may_renew: false,
         }
     }
 
@@ -392,7 +407,15 @@ impl View for InventoryView {
     }
 
     fn bindings(&self) -> &'static [Binding] {
-        BINDINGS
+        if self.may_renew {
+            BINDINGS_RENEW
+        } else {
+            BINDINGS
+        }
+    }
+
+    fn refresh(&mut self, sh: &mut Shared) {
+        self.may_renew = renewal::may_renew(sh);
     }
 
     fn filter(&self) -> Option<&str> {
@@ -462,6 +485,21 @@ impl View for InventoryView {
                     None => return Flow::Error("no certificate selected".into()),
                 },
             },
+            Action::View("renew") => {
+                if self.focus == Pane::Tree {
+                    return Flow::Error("pick a certificate in the table first (Tab)".into());
+                }
+                return match self.current(sh) {
+                    None => Flow::Error("no certificate selected".into()),
+                    Some(r) => match &r.identity {
+                        Some(i) => renewal::ask(sh, i),
+                        None => Flow::Error(format!(
+                            "{} has no identity: nothing to renew (adopt it into an identity first)",
+                            text(r.display_name())
+                        )),
+                    },
+                };
+            }
             Action::Back if self.focus == Pane::Table && self.tree_selected != 0 && self.filter_text.is_empty() => {
                 self.tree_selected = 0;
                 self.regroup(sh);

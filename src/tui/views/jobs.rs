@@ -1,7 +1,8 @@
 //! `:jobs` — renewals at a glance: each authority's circuit and budget, failures with
 //! their diagnosis and next attempt, running jobs with the step they are on, and what is
 //! due soon or blocked. `r` renews the selected identity through `ops`, after a
-//! confirmation naming the identity and the authority.
+//! confirmation naming the identity and the authority, in the background
+//! (`tui::renewal`), as `r` does in the inventory and the detail.
 
 use super::{Flow, View, ViewSpec};
 use crate::lifecycle::planner::Decision;
@@ -10,8 +11,8 @@ use crate::ops::lifecycle as lc;
 use crate::tui::action::Action;
 use crate::tui::app::Shared;
 use crate::tui::keymap::Binding;
+use crate::tui::renewal;
 use crate::tui::widgets::text;
-use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -24,13 +25,7 @@ pub const SPECS: &[ViewSpec] = &[ViewSpec {
     open: JobsView::open,
 }];
 
-const BINDINGS: &[Binding] = &[Binding::new(
-    Action::View("renew"),
-    &["r"],
-    "renew the selected identity now (asks to confirm)",
-)
-.hinted()
-.dangerous()];
+const BINDINGS: &[Binding] = &[renewal::BINDING];
 
 /// One selectable line: an identity and what is happening to it.
 struct Row {
@@ -46,7 +41,8 @@ pub struct JobsView {
     authorities: Vec<String>,
     rows: Vec<Row>,
     selected: usize,
-    confirm: Option<(String, String)>,
+    /// Whether `r` is offered (not read-only, and the actor may renew).
+    may_renew: bool,
     error: Option<String>,
 }
 
@@ -56,7 +52,7 @@ impl JobsView {
             authorities: Vec::new(),
             rows: Vec::new(),
             selected: 0,
-            confirm: None,
+            may_renew: false,
             error: None,
         };
         v.refresh(sh);
@@ -139,17 +135,6 @@ impl JobsView {
         self.selected = self.selected.min(self.rows.len().saturating_sub(1));
         Ok(())
     }
-
-    fn renew(&mut self, identity: &str, sh: &mut Shared) -> Result<String, String> {
-        let actor = crate::access::acting_as(sh.ctx.store.read(), &sh.actor);
-        let opts = lc::RunOptions::from_ctx(&sh.ctx, true);
-        let o = lc::renew(&mut sh.ctx, &actor, identity, &opts, &crate::ca::Standard::default())
-            .map_err(|e| e.to_string())?;
-        Ok(match o.diagnosis {
-            None => format!("{identity}: {}", o.job.state),
-            Some(d) => format!("{identity}: failed: {}: {}", d.category, d.message),
-        })
-    }
 }
 
 impl View for JobsView {
@@ -163,7 +148,7 @@ impl View for JobsView {
     }
 
     fn bindings(&self) -> &'static [Binding] {
-        if self.rows.is_empty() {
+        if self.rows.is_empty() || !self.may_renew {
             &[]
         } else {
             BINDINGS
@@ -172,21 +157,7 @@ impl View for JobsView {
 
     fn refresh(&mut self, sh: &mut Shared) {
         self.error = self.load(sh).err();
-    }
-
-    fn capture_key(&mut self, k: &KeyEvent, sh: &mut Shared) -> Option<Flow> {
-        let (identity, _) = self.confirm.take()?;
-        Some(match k.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => {
-                let flow = match self.renew(&identity, sh) {
-                    Ok(m) => Flow::Message(m),
-                    Err(e) => Flow::Error(e),
-                };
-                self.refresh(sh);
-                flow
-            }
-            _ => Flow::Message("renewal cancelled".into()),
-        })
+        self.may_renew = renewal::may_renew(sh);
     }
 
     fn on_action(&mut self, a: &Action, sh: &mut Shared) -> Flow {
@@ -197,13 +168,10 @@ impl View for JobsView {
             Action::Top => self.selected = 0,
             Action::Bottom => self.selected = last,
             Action::View("renew") => {
-                if sh.readonly {
-                    return Flow::Error("read-only: renewals are not available".into());
-                }
                 let Some(r) = self.rows.get(self.selected) else {
                     return Flow::Handled;
                 };
-                self.confirm = Some((r.identity.clone(), r.authority.clone()));
+                return renewal::ask(sh, &r.identity);
             }
             _ => return Flow::Ignored,
         }
@@ -222,12 +190,6 @@ impl View for JobsView {
         for a in &self.authorities {
             lines.push(Line::from(Span::styled(cut(format!("  {a}")), st("ui.text"))));
         }
-        if let Some((i, a)) = &self.confirm {
-            lines.push(Line::from(Span::styled(
-                cut(format!("Renew identity {} now from authority {}? y = renew, any other key = cancel", text(i), text(a))),
-                st("ui.error"),
-            )));
-        }
         lines.push(Line::from(Span::styled(
             cut(format!("  {:<20} {:<12} {:<18} {}", "IDENTITY", "AUTHORITY", "STATE", "DETAIL")),
             st("ui.header"),
@@ -239,12 +201,18 @@ impl View for JobsView {
         let h = (area.height as usize).saturating_sub(used);
         let offset = self.selected.saturating_sub(h.saturating_sub(1));
         for (i, r) in self.rows.iter().enumerate().skip(offset).take(h) {
+            // A renewal this console started and is still waiting on.
+            let state = if sh.renewing.contains(&r.identity) {
+                if sh.unicode { "⟳ renewing here" } else { "~ renewing here" }
+            } else {
+                r.state.as_str()
+            };
             let s = format!(
                 "{}{:<20} {:<12} {:<18} {}",
                 if i == self.selected { "> " } else { "  " },
                 text(&r.identity),
                 text(&r.authority),
-                r.state,
+                state,
                 text(&r.detail)
             );
             let style = if i == self.selected {

@@ -23,6 +23,23 @@ pub enum Flow {
     Open(Box<dyn View>),
     Message(String),
     Error(String),
+    /// Ask the operator first (a modal naming the object and the consequences); on `y`
+    /// the app starts the task in the background.
+    Confirm(Box<Confirm>),
+}
+
+/// A question before work done on the operator's behalf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    /// The popup's title ("Confirm renewal").
+    pub title: String,
+    /// One line naming the object and the action.
+    pub question: String,
+    /// What will happen, a few short lines.
+    pub consequences: Vec<String>,
+    /// Said on any key but `y`.
+    pub cancelled: String,
+    pub task: super::app::Task,
 }
 
 /// What `e` writes for the current view.
@@ -57,6 +74,8 @@ pub trait View {
     }
     /// The shared inventory was (re)loaded.
     fn on_inventory(&mut self, _sh: &Shared) {}
+    /// A background task this view asked for (through [`Shared::ask`]) finished.
+    fn on_result(&mut self, _result: &super::app::TaskResult, _sh: &Shared) {}
     /// Re-read this view's own data (`Ctrl-r`, and after the clock ticks a minute).
     fn refresh(&mut self, _sh: &mut Shared) {}
     /// Raw keys, before the keymap, while the view is taking typed input (a comment in

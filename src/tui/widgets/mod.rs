@@ -2,6 +2,7 @@
 //! the audit log goes through [`text`] (i.e. `crate::sanitize`) before it becomes a span.
 
 pub mod cert_table;
+pub mod confirm;
 pub mod footer;
 pub mod frame;
 pub mod help;

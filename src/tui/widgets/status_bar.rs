@@ -1,5 +1,5 @@
-//! The top line: product, where you are (the view stack), read-only marker, database,
-//! clock.
+//! The top line: product, where you are (the view stack), read-only marker, renewals
+//! running in the background, database, clock.
 
 use crate::tui::app::Shared;
 use ratatui::layout::Rect;
@@ -17,6 +17,21 @@ pub fn render(f: &mut Frame, area: Rect, sh: &Shared, trail: &[&str]) {
     ];
     if sh.readonly {
         spans.push(Span::styled(" READ-ONLY ", st("ui.statusbar.readonly")));
+    }
+    if !sh.renewing.is_empty() {
+        let names: Vec<String> = sh
+            .renewing
+            .iter()
+            .map(|i| super::text(i).into_owned())
+            .collect();
+        spans.push(Span::styled(
+            format!(
+                " {}renewing {} ",
+                if sh.unicode { "⟳ " } else { "" },
+                super::fit(&names.join(", "), 30, sh.unicode)
+            ),
+            st("ui.statusbar.view"),
+        ));
     }
     let now = sh.now();
     let clock = format!(" {} {:02}:{:02}Z ", now.date(), now.hour(), now.minute());
