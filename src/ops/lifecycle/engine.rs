@@ -862,9 +862,18 @@ fn record_issued<'c>(
     let leaf = &c.chain[0];
     let info = &c.info;
     let fp = info.fingerprint_sha256.clone();
-    let out = tx.insert_certificate(
+    // Written once with its issuer and authority (not inserted, then updated).
+    let link = crate::store::IssuerLink {
+        issuer_id: c
+            .chain
+            .get(1)
+            .and_then(|d| chain_ids.get(d.as_slice()).copied()),
+        authority_id: Some(job.authority_id),
+    };
+    let out = tx.insert_certificate_linked(
         info,
         leaf,
+        link,
         "issued",
         &NewSighting {
             kind: "issued".into(),
@@ -872,11 +881,13 @@ fn record_issued<'c>(
         },
         owner_id,
         s.identity.environment,
-        now,
+        &crate::clock::rfc3339(now),
     )?;
     let cert_id = out.id();
     tx.set_certificate_identity(cert_id, Some(job.identity_id))?;
-    tx.set_certificate_authority(cert_id, Some(job.authority_id))?;
+    if matches!(out, crate::store::InsertOutcome::Existing(_)) {
+        tx.set_certificate_authority(cert_id, Some(job.authority_id))?;
+    }
     tx.set_job_certificate(id, cert_id)?;
     tx.insert_ledger(&LedgerRow {
         at: now,
