@@ -80,6 +80,7 @@ pub fn ask(sh: &Shared, identity: &str) -> Flow {
                 sanitize(&actor.name)
             ),
         ],
+        yes: format!("renew {name}"),
         cancelled: format!("renewal of {name} cancelled"),
         task: Task::Renew {
             identity: identity.to_string(),

@@ -37,6 +37,8 @@ pub struct Confirm {
     pub question: String,
     /// What will happen, a few short lines.
     pub consequences: Vec<String>,
+    /// What `y` does, in one or two words ("renew www").
+    pub yes: String,
     /// Said on any key but `y`.
     pub cancelled: String,
     pub task: super::app::Task,

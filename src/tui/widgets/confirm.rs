@@ -21,7 +21,7 @@ pub fn render(f: &mut Frame, area: Rect, sh: &Shared, c: &Confirm) {
     lines.push(Line::from(""));
     lines.push(Line::from(vec![
         Span::styled(" y ", st("ui.help.key")),
-        Span::styled("go ahead    ", st("ui.text")),
+        Span::styled(format!("{}    ", c.yes), st("ui.text")),
         Span::styled(" any other key ", st("ui.help.key")),
         Span::styled("cancel", st("ui.text")),
     ]));
