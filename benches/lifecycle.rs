@@ -7,7 +7,7 @@ use certdeck::lifecycle::estate::Estate;
 use certdeck::lifecycle::planner::{self, AuthorityState, Candidate, OpenJob, Rules};
 use certdeck::lifecycle::JobState;
 use certdeck::ops::lifecycle::{self as lc, RunOptions};
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 use std::collections::HashMap;
 use std::path::Path;
 use time::macros::datetime;
@@ -120,44 +120,93 @@ ip = false
 max = 10
 "#;
 
-/// The ops path end to end, on a database file: plan → gate → key → sign → inventory →
-/// audit → job state, for a whole estate that is due (`renew --due`), then for one
-/// identity alone (`renew NAME`, a batch of one).
+/// Certificates each identity already has when the measured renewal starts.
+const GENERATIONS: i64 = 2;
+
+/// A copy of the prepared inventory, removed when the measurement is done with it.
+struct Run {
+    ctx: certdeck::ops::Ctx,
+    alice: certdeck::model::Actor,
+    path: std::path::PathBuf,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", self.path.display()));
+        }
+    }
+}
+
+/// The ops path end to end, on a database file: plan → gate → key → sign → inventory
+/// (rows, SANs, issuer links, compliance) → audit → job state, for a whole estate that is
+/// due (`renew --due`: 1000 ECDSA P-256 identities renewed together), then for one
+/// identity alone (`renew NAME`, a batch of one). Each measured renewal starts from a
+/// copy of the same inventory (every identity with GENERATIONS certificates already), so
+/// every sample does the same work.
 fn issuance(c: &mut Criterion) {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("template.db");
     let estate = Estate::parse(&estate_text(dir.path(), ESTATE), Path::new("bench.toml")).unwrap();
-    let (mut ctx, clock, alice) = certdeck::testing::ctx_on(&dir.path().join("deck.db"), NOW);
-    certdeck::ops::policy::load_files(&mut ctx, &alice, &[("bench.toml".into(), PROFILE.into())])
-        .unwrap();
-    lc::apply_estate(&mut ctx, &alice, &estate).unwrap();
-    let opts = RunOptions::from_ctx(&ctx, false);
     let connectors = Standard::default();
+    let renew_all = |ctx: &mut certdeck::ops::Ctx, alice: &certdeck::model::Actor| {
+        let opts = RunOptions::from_ctx(ctx, false);
+        let done = lc::renew_due(ctx, alice, &opts, &connectors, false).unwrap();
+        assert_eq!(done.len(), ESTATE);
+        for r in &done {
+            let verified = r
+                .outcome
+                .as_ref()
+                .is_some_and(|o| o.diagnosis.is_none() && o.job.state == JobState::Verified);
+            assert!(verified, "{}", serde_json::to_string(r).unwrap());
+        }
+    };
+    {
+        let (mut ctx, clock, alice) = certdeck::testing::ctx_on(&template, NOW);
+        certdeck::ops::policy::load_files(
+            &mut ctx,
+            &alice,
+            &[("bench.toml".into(), PROFILE.into())],
+        )
+        .unwrap();
+        lc::apply_estate(&mut ctx, &alice, &estate).unwrap();
+        for _ in 0..GENERATIONS {
+            renew_all(&mut ctx, &alice);
+            // Two thirds of a 90-day lifetime later, the whole estate is due again.
+            clock.advance(Duration::days(61));
+        }
+    }
+    let at = NOW + Duration::days(61 * GENERATIONS);
+    let mut copies = 0;
+    let mut copy = || {
+        copies += 1;
+        let path = dir.path().join(format!("run-{copies}.db"));
+        std::fs::copy(&template, &path).unwrap();
+        let (ctx, _clock, alice) = certdeck::testing::ctx_on(&path, at);
+        Run { ctx, alice, path }
+    };
     let mut g = c.benchmark_group("local_ca");
     g.sampling_mode(SamplingMode::Flat);
     g.sample_size(10);
     g.measurement_time(std::time::Duration::from_secs(10));
     g.throughput(Throughput::Elements(ESTATE as u64));
     g.bench_function("issue_p256_into_inventory", |b| {
-        b.iter(|| {
-            let done = lc::renew_due(&mut ctx, &alice, &opts, &connectors, false).unwrap();
-            assert_eq!(done.len(), ESTATE);
-            for r in &done {
-                let verified = r
-                    .outcome
-                    .as_ref()
-                    .is_some_and(|o| o.diagnosis.is_none() && o.job.state == JobState::Verified);
-                assert!(verified, "{}", serde_json::to_string(r).unwrap());
-            }
-            // Two thirds of a 90-day lifetime later, the whole estate is due again.
-            clock.advance(Duration::days(61));
-        })
+        b.iter_batched(
+            &mut copy,
+            |mut run| {
+                renew_all(&mut run.ctx, &run.alice);
+                run
+            },
+            BatchSize::PerIteration,
+        )
     });
     g.throughput(Throughput::Elements(1));
-    let opts_now = RunOptions::from_ctx(&ctx, true);
+    let mut one = copy();
+    let opts_now = RunOptions::from_ctx(&one.ctx, true);
     g.bench_function("issue_p256_one_identity", |b| {
         b.iter(|| {
-            let o = lc::renew(&mut ctx, &alice, "svc-0", &opts_now, &connectors).unwrap();
+            let o = lc::renew(&mut one.ctx, &one.alice, "svc-0", &opts_now, &connectors).unwrap();
             assert!(o.diagnosis.is_none());
         })
     });

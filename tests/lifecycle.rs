@@ -1150,3 +1150,34 @@ fn an_imported_intermediate_issues_and_a_key_that_is_not_its_own_is_refused() {
         d.message
     );
 }
+
+#[test]
+fn after_batched_renewals_the_stored_compliance_is_what_a_full_evaluation_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &parse(&estate_of(dir.path(), 9, "true", false)),
+    )
+    .unwrap();
+    let opts = fast(&mut ctx, 1);
+    // First certificates, then renewals that supersede them.
+    for _ in 0..2 {
+        let done = lc::renew_due(&mut ctx, &alice, &opts, &Standard::default(), false).unwrap();
+        assert_eq!(done.len(), 9);
+        clock.advance(time::Duration::days(21));
+    }
+    let snapshot = |ctx: &Ctx| -> Vec<String> {
+        let read = ctx.store.read();
+        (1..=read.certificate_count().unwrap())
+            .filter_map(|id| read.certificate_row(id).unwrap())
+            .map(|r| format!("{} {:?} {:?} {:?}", r.id, r.status, r.profile, r.findings))
+            .collect()
+    };
+    let stored = snapshot(&ctx);
+    assert!(stored.iter().any(|r| r.contains("Superseded")));
+    certdeck::ops::policy::evaluate(&mut ctx, &alice).unwrap();
+    assert_eq!(stored, snapshot(&ctx));
+}

@@ -265,6 +265,20 @@ pub fn authorize_object(
     acting_grants(read, actor, activity, now, std::slice::from_ref(object)).map(|_| ())
 }
 
+/// [`authorize_object`] for many objects at once: allowed when one acting grant (for a
+/// service account, its own scopes) covers every one of them. Cheaper than one check per
+/// object; a refusal does not say which object is outside, so callers that need that
+/// check one by one after it.
+pub fn authorize_objects(
+    read: Read<'_>,
+    actor: &Actor,
+    activity: Activity,
+    now: OffsetDateTime,
+    objects: &[ObjectRef],
+) -> Result<(), Denied> {
+    acting_grants(read, actor, activity, now, objects).map(|_| ())
+}
+
 fn store_denied(actor: &Actor, activity: Activity, e: crate::store::StoreError) -> Denied {
     Denied::new(
         actor,

@@ -493,27 +493,36 @@ pub fn renew_due(
 ) -> OpResult<Vec<DueResult>> {
     let plan = plan_renewals(ctx, opts.now)?;
     let now = ctx.now();
+    let read = ctx.store.read();
     let mut work = Vec::new();
+    let mut objects = Vec::new();
+    let mut known = HashMap::new();
     for p in plan {
         if matches!(p.decision, Decision::Wait { .. }) {
             continue;
         }
-        // A service account sees (and renews) only what its scopes cover.
-        if let Some(i) = ctx.store.read().identity_by_name(&p.name)? {
-            let obj = scope_object(&i);
-            if crate::access::authorize_object(
-                ctx.store.read(),
-                actor,
-                Activity::RenewalResponse,
-                now,
-                &obj,
-            )
-            .is_err()
-            {
-                continue;
-            }
+        let identity = read.identity_by_name(&p.name)?;
+        objects.push(identity.as_ref().map(scope_object));
+        if let Some(i) = identity {
+            known.insert(i.name.clone(), i);
         }
         work.push(p);
+    }
+    // A service account sees (and renews) only what its scopes cover: one check when its
+    // scopes cover the whole plan (the usual case), else one per identity.
+    let all: Vec<_> = objects.iter().flatten().cloned().collect();
+    let activity = Activity::RenewalResponse;
+    if crate::access::authorize_objects(read, actor, activity, now, &all).is_err() {
+        let mut kept = Vec::with_capacity(work.len());
+        for (p, obj) in work.into_iter().zip(&objects) {
+            let covered = obj.as_ref().is_none_or(|o| {
+                crate::access::authorize_object(read, actor, activity, now, o).is_ok()
+            });
+            if covered {
+                kept.push(p);
+            }
+        }
+        work = kept;
     }
     if dry_run {
         return Ok(work
@@ -525,7 +534,7 @@ pub fn renew_due(
             })
             .collect());
     }
-    renew_planned(ctx, actor, &work, opts, connectors)
+    renew_batches(ctx, actor, &work, &known, opts, connectors)
 }
 
 /// How many jobs run together in one batch: enough that a round's transaction and its
@@ -541,6 +550,18 @@ pub fn renew_planned(
     opts: &RunOptions,
     connectors: &dyn Connectors,
 ) -> OpResult<Vec<DueResult>> {
+    renew_batches(ctx, actor, planned, &HashMap::new(), opts, connectors)
+}
+
+/// [`renew_planned`] with the identities the caller already read (by name).
+fn renew_batches(
+    ctx: &mut Ctx,
+    actor: &Actor,
+    planned: &[Planned],
+    known: &HashMap<String, Identity>,
+    opts: &RunOptions,
+    connectors: &dyn Connectors,
+) -> OpResult<Vec<DueResult>> {
     let mut out = Vec::with_capacity(planned.len());
     for chunk in planned.chunks(BATCH) {
         if opts
@@ -550,12 +571,13 @@ pub fn renew_planned(
         {
             break;
         }
-        let opened = open_planned(ctx, actor, chunk)?;
+        let opened = open_planned(ctx, actor, chunk, known)?;
         let ids: Vec<i64> = opened
             .iter()
             .filter_map(|o| o.as_ref().ok().copied().flatten())
             .collect();
-        let mut outcomes = execute_many(ctx, actor, &ids, opts, connectors)?.into_iter();
+        let mut outcomes =
+            engine::execute_known(ctx, actor, &ids, known, opts, connectors)?.into_iter();
         for (p, o) in chunk.iter().zip(opened) {
             let (outcome, error) = match o {
                 Ok(Some(_)) => (outcomes.next(), None),
@@ -579,6 +601,7 @@ fn open_planned(
     ctx: &mut Ctx,
     actor: &Actor,
     planned: &[Planned],
+    known: &HashMap<String, Identity>,
 ) -> OpResult<Vec<Result<Option<i64>, OpError>>> {
     enum Open {
         Blocked,
@@ -600,7 +623,11 @@ fn open_planned(
             todo.push(Open::Blocked);
             continue;
         };
-        let Some(ident) = read.identity_by_name(&p.name)? else {
+        let ident = match known.get(&p.name) {
+            Some(i) => Some(i.clone()),
+            None => read.identity_by_name(&p.name)?,
+        };
+        let Some(ident) = ident else {
             todo.push(Open::Refused(OpError::NotFound(format!(
                 "identity {}",
                 p.name

@@ -13,15 +13,16 @@ impl Tx<'_> {
         at: OffsetDateTime,
         e: &Entry,
     ) -> Result<AuditRecord> {
-        let (prev_seq, prev_hash): (i64, String) = self
-            .tx
-            .query_row(
-                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?
-            .unwrap_or((0, GENESIS.to_string()));
+        let cached = self.audit_head.borrow_mut().take();
+        let (prev_seq, prev_hash): (i64, String) = match cached {
+            Some(head) => head,
+            None => self
+                .tx
+                .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .unwrap_or((0, GENESIS.to_string())),
+        };
         let seq = prev_seq + 1;
         let at_s = crate::clock::rfc3339(at);
         let details = serde_json::to_string(&e.details).unwrap_or_else(|_| "{}".into());
@@ -62,6 +63,7 @@ impl Tx<'_> {
                 prev_hash,
                 hash
             ])?;
+        *self.audit_head.borrow_mut() = Some((seq, hash.clone()));
         Ok(AuditRecord {
             seq,
             at,

@@ -326,24 +326,24 @@ impl Tx<'_> {
     }
 
     pub fn set_certificate_authority(&self, id: i64, authority_id: Option<i64>) -> Result<usize> {
-        Ok(self.tx.execute(
-            "UPDATE certificates SET authority_id = ?2 WHERE id = ?1",
-            params![id, authority_id],
-        )?)
+        Ok(self
+            .tx
+            .prepare_cached("UPDATE certificates SET authority_id = ?2 WHERE id = ?1")?
+            .execute(params![id, authority_id])?)
     }
 
     pub fn set_certificate_identity(&self, id: i64, identity_id: Option<i64>) -> Result<usize> {
-        Ok(self.tx.execute(
-            "UPDATE certificates SET identity_id = ?2 WHERE id = ?1",
-            params![id, identity_id],
-        )?)
+        Ok(self
+            .tx
+            .prepare_cached("UPDATE certificates SET identity_id = ?2 WHERE id = ?1")?
+            .execute(params![id, identity_id])?)
     }
 
     pub fn set_certificate_status(&self, id: i64, status: CertStatus) -> Result<usize> {
-        Ok(self.tx.execute(
-            "UPDATE certificates SET status = ?2 WHERE id = ?1",
-            params![id, status.as_str()],
-        )?)
+        Ok(self
+            .tx
+            .prepare_cached("UPDATE certificates SET status = ?2 WHERE id = ?1")?
+            .execute(params![id, status.as_str()])?)
     }
 }
 

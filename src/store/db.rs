@@ -69,6 +69,9 @@ pub struct Store {
 /// `Ok`; any error (including a failed audit write) rolls everything back.
 pub struct Tx<'a> {
     pub(crate) tx: rusqlite::Transaction<'a>,
+    /// The audit chain's head (seq, hash) as this transaction last wrote it, so a
+    /// transaction appending many records reads the head once.
+    pub(crate) audit_head: std::cell::RefCell<Option<(i64, String)>>,
 }
 
 /// Read access, from a store or from inside a transaction (to see its own writes).
@@ -218,7 +221,10 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
-        let tx = Tx { tx };
+        let tx = Tx {
+            tx,
+            audit_head: std::cell::RefCell::new(None),
+        };
         let out = f(&tx)?;
         tx.tx.commit().map_err(StoreError::from)?;
         Ok(out)

@@ -94,10 +94,9 @@ impl Tx<'_> {
         identity_id: i64,
         cert_id: Option<i64>,
     ) -> Result<()> {
-        self.tx.execute(
-            "UPDATE identities SET current_certificate_id = ?2 WHERE id = ?1",
-            params![identity_id, cert_id],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE identities SET current_certificate_id = ?2 WHERE id = ?1")?
+            .execute(params![identity_id, cert_id])?;
         Ok(())
     }
 }
@@ -145,7 +144,7 @@ impl Read<'_> {
     }
 
     fn authorities_where(&self, clause: &str, args: &[&str]) -> Result<Vec<Authority>> {
-        let mut st = self.c.prepare(&format!(
+        let mut st = self.c.prepare_cached(&format!(
             "SELECT id, name, kind, environment, settings, credential_ref FROM authorities {clause} ORDER BY name"
         ))?;
         let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| {
@@ -176,7 +175,7 @@ impl Read<'_> {
     }
 
     fn identities_where(&self, clause: &str, args: &[&str]) -> Result<Vec<Identity>> {
-        let mut st = self.c.prepare(&format!(
+        let mut st = self.c.prepare_cached(&format!(
             "SELECT i.id, i.name, o.name, i.profile, a.name, i.environment, i.sans, i.key_type,
                     i.current_certificate_id
              FROM identities i LEFT JOIN owners o ON o.id = i.owner_id

@@ -164,6 +164,17 @@ impl Tx<'_> {
         Ok(self.tx.last_insert_rowid())
     }
 
+    /// Removes the compliance findings of `ids` (certificates that became history).
+    pub fn clear_findings(&self, ids: &[i64]) -> Result<()> {
+        let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        self.tx
+            .prepare_cached(
+                "DELETE FROM findings WHERE certificate_id IN (SELECT value FROM json_each(?1))",
+            )?
+            .execute([list])?;
+        Ok(())
+    }
+
     /// Moves a job to `state` (clearing any failure: the step is being tried again).
     pub fn set_job_state(&self, id: i64, state: JobState, now: OffsetDateTime) -> Result<()> {
         let finished = state.is_final().then(|| ts(now));
@@ -200,18 +211,16 @@ impl Tx<'_> {
     }
 
     pub fn set_job_key_staging(&self, id: i64, path: Option<&str>) -> Result<()> {
-        self.tx.execute(
-            "UPDATE jobs SET key_staging = ?2 WHERE id = ?1",
-            params![id, path],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE jobs SET key_staging = ?2 WHERE id = ?1")?
+            .execute(params![id, path])?;
         Ok(())
     }
 
     pub fn set_job_certificate(&self, id: i64, cert_id: i64) -> Result<()> {
-        self.tx.execute(
-            "UPDATE jobs SET certificate_id = ?2 WHERE id = ?1",
-            params![id, cert_id],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE jobs SET certificate_id = ?2 WHERE id = ?1")?
+            .execute(params![id, cert_id])?;
         Ok(())
     }
 
@@ -337,6 +346,36 @@ impl Read<'_> {
                  JOIN authorities a ON a.id = j.authority_id WHERE j.id = ?1"
             ))?
             .query_row([id], job_row)
+            .optional()?)
+    }
+
+    /// The jobs `ids`, in no particular order (one query for a whole round of jobs).
+    pub fn jobs_by_id(&self, ids: &[i64]) -> Result<Vec<Job>> {
+        let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        let mut st = self.c.prepare_cached(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN identities i ON i.id = j.identity_id
+             JOIN authorities a ON a.id = j.authority_id
+             WHERE j.id IN (SELECT value FROM json_each(?1))"
+        ))?;
+        let rows = st.query_map([list], job_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// A certificate's fingerprint and status, without the rest of its row.
+    pub fn certificate_fingerprint_status(
+        &self,
+        id: i64,
+    ) -> Result<Option<(String, crate::model::CertStatus)>> {
+        Ok(self
+            .c
+            .prepare_cached("SELECT fingerprint_sha256, status FROM certificates WHERE id = ?1")?
+            .query_row([id], |r| {
+                let status: String = r.get(1)?;
+                Ok((
+                    r.get(0)?,
+                    status.parse().unwrap_or(crate::model::CertStatus::Active),
+                ))
+            })
             .optional()?)
     }
 

@@ -100,10 +100,26 @@ pub fn execute_many(
     opts: &RunOptions,
     connectors: &dyn Connectors,
 ) -> OpResult<Vec<RunOutcome>> {
+    execute_known(ctx, actor, job_ids, &HashMap::new(), opts, connectors)
+}
+
+/// [`execute_many`] with the identities the caller already read (by name).
+pub(super) fn execute_known(
+    ctx: &mut Ctx,
+    actor: &Actor,
+    job_ids: &[i64],
+    known: &HashMap<String, Identity>,
+    opts: &RunOptions,
+    connectors: &dyn Connectors,
+) -> OpResult<Vec<RunOutcome>> {
+    if job_ids.len() > 1 {
+        // A round reads and writes every page of the jobs, audit and certificate indexes.
+        ctx.store.transaction(|tx| tx.widen_cache(64 * 1024))?;
+    }
     let mut jobs = Vec::with_capacity(job_ids.len());
     for &id in job_ids {
         let job = load_job(ctx.store.read(), id)?;
-        let subject = load_subject(ctx.store.read(), &job)?;
+        let subject = load_subject(ctx.store.read(), &job, known.get(&job.identity))?;
         jobs.push(Running {
             job,
             subject,
@@ -113,12 +129,27 @@ pub fn execute_many(
         });
     }
     loop {
+        // Every open job as the store has it now, in one query.
+        let open: Vec<i64> = jobs
+            .iter()
+            .filter(|r| r.outcome.is_none())
+            .map(|r| r.job.id)
+            .collect();
+        let mut fresh: HashMap<i64, Job> = ctx
+            .store
+            .read()
+            .jobs_by_id(&open)?
+            .into_iter()
+            .map(|j| (j.id, j))
+            .collect();
         let mut active = Vec::new();
         for (i, r) in jobs.iter_mut().enumerate() {
             if r.outcome.is_some() {
                 continue;
             }
-            r.job = load_job(ctx.store.read(), r.job.id)?;
+            r.job = fresh
+                .remove(&r.job.id)
+                .ok_or_else(|| OpError::NotFound(format!("job {}", r.job.id)))?;
             if r.job.resume_step() == JobState::Verified || r.job.state == JobState::Cancelled {
                 r.outcome = Some(RunOutcome {
                     job: r.job.clone(),
@@ -183,10 +214,13 @@ fn load_job(read: Read<'_>, id: i64) -> OpResult<Job> {
         .ok_or_else(|| OpError::NotFound(format!("job {id}")))
 }
 
-fn load_subject(read: Read<'_>, job: &Job) -> OpResult<Subject> {
-    let identity = read
-        .identity_by_name(&job.identity)?
-        .ok_or_else(|| OpError::NotFound(format!("identity {}", job.identity)))?;
+fn load_subject(read: Read<'_>, job: &Job, known: Option<&Identity>) -> OpResult<Subject> {
+    let identity = match known {
+        Some(i) => i.clone(),
+        None => read
+            .identity_by_name(&job.identity)?
+            .ok_or_else(|| OpError::NotFound(format!("identity {}", job.identity)))?,
+    };
     let key_type = identity
         .key_type
         .as_deref()
@@ -202,7 +236,7 @@ fn load_subject(read: Read<'_>, job: &Job) -> OpResult<Subject> {
 
 fn cert_fingerprint(read: Read<'_>, id: Option<i64>) -> OpResult<Option<String>> {
     Ok(match id {
-        Some(id) => read.certificate_row(id)?.map(|r| r.fingerprint_sha256),
+        Some(id) => read.certificate_fingerprint_status(id)?.map(|(fp, _)| fp),
         None => None,
     })
 }
@@ -706,13 +740,14 @@ fn record_round(
         (object.0, &object.1),
         |tx, now| {
             let mut touched: Vec<i64> = Vec::new();
+            let mut superseded: Vec<i64> = Vec::new();
             let mut chain_ids: HashMap<&[u8], i64> = HashMap::new();
             for (i, step) in steps {
                 let r = &jobs[*i];
                 match step {
                     Step::Ordering { staging } => record_ordering(tx, actor, now, r, staging)?,
                     Step::Issued(c) => {
-                        touched.push(record_issued(tx, actor, now, r, c, &mut chain_ids)?);
+                        record_issued(tx, actor, now, r, c, &mut chain_ids, &mut touched)?;
                         if let Some(v) = &c.violation {
                             // Not deployed; a retry orders afresh (the CA may fix its profile).
                             record_failure(tx, actor, now, r, JobState::Planned, v, settings)?;
@@ -730,7 +765,7 @@ fn record_round(
                         )?;
                     }
                     Step::Verified { checked } => {
-                        touched.extend(record_verified(tx, actor, now, r, checked)?);
+                        superseded.extend(record_verified(tx, actor, now, r, checked)?);
                     }
                     Step::Failed(d, resume_at) => {
                         record_failure(tx, actor, now, r, *resume_at, d, settings)?
@@ -740,6 +775,13 @@ fn record_round(
             if !touched.is_empty() {
                 tx.link_issuers()?;
                 crate::ops::policy::recompute_certificates_in(tx, now, &touched)?;
+            }
+            if !superseded.is_empty() {
+                // A superseded certificate is history: policy gives it no findings
+                // (`policy::compliance::evaluate`), and nothing else's judgement depends on
+                // its status (renewal groups count newer certificates, not statuses) — so
+                // its findings go, without re-judging its whole renewal group again.
+                tx.clear_findings(&superseded)?;
             }
             Ok(())
         },
@@ -775,7 +817,7 @@ fn record_ordering(
 
 /// The certificate (and the chain above it) into the inventory, the ledger, the
 /// authority's circuit; the job to `issued` unless the certificate breaches the profile.
-/// Returns the new certificate's id.
+/// The certificates new to the inventory go to `touched`, to be judged by policy.
 fn record_issued<'c>(
     tx: &Tx<'_>,
     actor: &Actor,
@@ -783,7 +825,8 @@ fn record_issued<'c>(
     r: &Running,
     c: &'c IssuedCert,
     chain_ids: &mut HashMap<&'c [u8], i64>,
-) -> OpResult<i64> {
+    touched: &mut Vec<i64>,
+) -> OpResult<()> {
     let (job, s) = (&r.job, &r.subject);
     let id = job.id;
     let owner_id = match &s.identity.owner {
@@ -809,15 +852,28 @@ fn record_issued<'c>(
                 now,
             )?;
             tx.set_certificate_authority(out.id(), Some(job.authority_id))?;
+            if let crate::store::InsertOutcome::New(id) = out {
+                // A CA new to the inventory is judged like any certificate.
+                touched.push(id);
+            }
             chain_ids.insert(der, out.id());
         }
     }
     let leaf = &c.chain[0];
     let info = &c.info;
     let fp = info.fingerprint_sha256.clone();
-    let out = tx.insert_certificate(
+    // Written once with its issuer and authority (not inserted, then updated).
+    let link = crate::store::IssuerLink {
+        issuer_id: c
+            .chain
+            .get(1)
+            .and_then(|d| chain_ids.get(d.as_slice()).copied()),
+        authority_id: Some(job.authority_id),
+    };
+    let out = tx.insert_certificate_linked(
         info,
         leaf,
+        link,
         "issued",
         &NewSighting {
             kind: "issued".into(),
@@ -825,11 +881,13 @@ fn record_issued<'c>(
         },
         owner_id,
         s.identity.environment,
-        now,
+        &crate::clock::rfc3339(now),
     )?;
     let cert_id = out.id();
     tx.set_certificate_identity(cert_id, Some(job.identity_id))?;
-    tx.set_certificate_authority(cert_id, Some(job.authority_id))?;
+    if matches!(out, crate::store::InsertOutcome::Existing(_)) {
+        tx.set_certificate_authority(cert_id, Some(job.authority_id))?;
+    }
     tx.set_job_certificate(id, cert_id)?;
     tx.insert_ledger(&LedgerRow {
         at: now,
@@ -867,11 +925,13 @@ fn record_issued<'c>(
             ),
         )?;
     }
-    Ok(cert_id)
+    touched.push(cert_id);
+    Ok(())
 }
 
 /// Only a verified certificate becomes the identity's current one; the previous one is
-/// superseded. Returns the certificates whose standing changed.
+/// superseded. Returns the certificates whose standing changed (the superseded one: the
+/// new one was judged when it was recorded).
 fn record_verified(
     tx: &Tx<'_>,
     actor: &Actor,
@@ -885,18 +945,15 @@ fn record_verified(
     let fp = cert_fingerprint(tx.read(), job.certificate_id)?.unwrap_or_default();
     if let Some(c) = job.certificate_id {
         tx.set_identity_current_certificate(job.identity_id, Some(c))?;
-        changed.push(c);
         if let Some(p) = r
             .subject
             .identity
             .current_certificate_id
             .filter(|p| *p != c)
         {
-            if let Some(row) = tx.read().certificate_row(p)? {
-                if row.status == CertStatus::Active {
-                    tx.set_certificate_status(p, CertStatus::Superseded)?;
-                    changed.push(p);
-                }
+            if let Some((_, CertStatus::Active)) = tx.read().certificate_fingerprint_status(p)? {
+                tx.set_certificate_status(p, CertStatus::Superseded)?;
+                changed.push(p);
             }
         }
     }
