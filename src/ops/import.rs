@@ -642,11 +642,12 @@ fn parse_span(data: &[u8], s: &Span) -> Parsed {
     Ok((info, der, usage))
 }
 
-/// Decodes certificate blocks on every core: base64, DER parsing and hashing dominate an
-/// import.
+/// Decodes certificate blocks on every core but the one the transaction's thread writes
+/// on (writing is the longer half of an import: a parser that takes its core slows the
+/// whole import down).
 fn parse_parallel(data: &[u8], spans: &[&Span]) -> Vec<Parsed> {
     let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
+        .map(|n| n.get().saturating_sub(1))
         .unwrap_or(1);
     if spans.len() < 256 || threads < 2 {
         return spans.iter().map(|s| parse_span(data, s)).collect();
