@@ -507,3 +507,20 @@ fn hostile_file_names_are_shown_escaped_in_messages() {
         .unwrap()
         .ends_with("evil\x1b]0;owned\x07.pem"));
 }
+
+#[test]
+fn a_certificate_twice_in_one_file_is_stored_once_and_seen_there_once() {
+    let deck = Deck::new();
+    let dir = tempfile::tempdir().unwrap();
+    let twice = dir.path().join("twice.pem");
+    let pem = std::fs::read_to_string(fixture("chain/leaf.pem")).unwrap();
+    std::fs::write(&twice, format!("{pem}{pem}")).unwrap();
+    let (code, out, err) = deck.run(&["import", "--json", twice.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let out: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((u(&out, "new"), u(&out, "duplicates")), (1, 1));
+    let list = deck.list(&[]);
+    let fp = list[0]["fingerprint_sha256"].as_str().unwrap();
+    let shown = deck.json(&["show", fp, "--json"]);
+    assert_eq!(shown["sightings"].as_array().unwrap().len(), 1);
+}

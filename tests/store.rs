@@ -381,3 +381,72 @@ fn every_operation_writes_its_audit_record_in_the_same_transaction() {
         leaf_now.environment
     );
 }
+
+/// An import much larger than the inventory builds the expiry indexes once at its end
+/// instead of row by row; the schema it leaves is the one it found, and the rebuilt
+/// indexes hold every certificate.
+#[test]
+fn a_bulk_import_leaves_the_schema_and_the_indexes_as_it_found_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let (mut ctx, _, alice) = ctx_on(&path, now());
+    let schema = || -> Vec<(String, String, Option<String>)> {
+        let c = raw(&path);
+        let mut st = c
+            .prepare("SELECT type, name, sql FROM sqlite_schema ORDER BY type, name")
+            .unwrap();
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    let before = schema();
+    // Certificates among megabytes of text around them (as `openssl x509 -text` leaves
+    // it): input enough to count as a bulk load.
+    let mut data = Vec::new();
+    for f in [
+        "chain/fullchain.pem",
+        "validity/expired.pem",
+        "validity/expiring-soon.pem",
+    ] {
+        data.extend(std::fs::read(fixture(f)).unwrap());
+    }
+    data.extend(
+        "Certificate: text an exporter left between the blocks\n"
+            .repeat(90_000)
+            .bytes(),
+    );
+    assert!(data.len() > 4 << 20);
+    let report = import(
+        &mut ctx,
+        &alice,
+        vec![Source::Bytes {
+            label: "export.txt".into(),
+            kind: "file".into(),
+            data,
+        }],
+        &ImportOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.new, 4);
+    assert_eq!(schema(), before);
+    let c = raw(&path);
+    let check: String = c
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    for index in ["certificates_expiry_owner", "certificates_expiry_authority"] {
+        let n: i64 = c
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM certificates INDEXED BY {index} WHERE not_after > -1e12"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 4, "{index}");
+    }
+}

@@ -236,9 +236,19 @@ pub fn import(
                     rows: Vec::new(),
                     usage: HashMap::new(),
                 },
+                unrecorded: Vec::new(),
             };
             // A large import touches every page of the fingerprint and SAN indexes.
             tx.widen_cache(IMPORT_CACHE_KIB)?;
+            // An import that more than doubles the inventory builds the expiry indexes
+            // once at the end rather than inserting into them certificate by certificate.
+            let bulk = total >= BULK_LOAD_BYTES
+                && total / PEM_BYTES_PER_CERTIFICATE >= writer.imported.before.max(0) as u64;
+            let deferred = if bulk {
+                Some(tx.defer_indexes_for_bulk_load()?)
+            } else {
+                None
+            };
             let mut done = 0u64;
             for input in bytes_inputs.drain(..) {
                 ingest_one(&mut writer, input, &mut report, &mut |n| {
@@ -266,6 +276,9 @@ pub fn import(
             }
             // Certificates whose issuer came later in the input are linked now, and may
             // inherit an authority: their rows in memory take it too.
+            if let Some(d) = deferred {
+                tx.rebuild_indexes(d)?;
+            }
             let late_links = tx.link_issuers()?;
             report.issuer_links += late_links;
             let mut imported = writer.imported;
@@ -307,6 +320,12 @@ pub fn import(
 
 /// Page cache for the import's transaction, in KiB (SQLite's default is 2 MiB).
 const IMPORT_CACHE_KIB: i64 = 64 * 1024;
+
+/// Input from which an import counts as a bulk load (about 7,000 PEM certificates).
+const BULK_LOAD_BYTES: u64 = 4 << 20;
+
+/// A typical PEM certificate's size, to estimate how many an input holds.
+const PEM_BYTES_PER_CERTIFICATE: u64 = 600;
 
 /// Certificates parsed per round: enough to keep every core busy, small enough that an
 /// import's memory does not grow with the size of the bundle.
@@ -398,6 +417,9 @@ struct Writer<'a, 't> {
     authority_names: HashMap<i64, String>,
     /// The rows stored so far, for the policy recompute at the end of the import.
     imported: super::policy::Imported,
+    /// New certificates whose sighting and extension facts are not written yet (in
+    /// ascending order: ids are given in the order certificates are stored).
+    unrecorded: Vec<i64>,
 }
 
 impl Writer<'_, '_> {
@@ -411,12 +433,11 @@ impl Writer<'_, '_> {
     ) -> OpResult<()> {
         report.certificates_seen += 1;
         let link = self.issuers.find(&info, None);
-        let outcome = self.tx.insert_certificate_linked(
+        let outcome = self.tx.insert_certificate_unseen(
             &info,
             der,
             link,
             self.source_kind,
-            sighting,
             self.owner_id,
             self.env,
             &self.now,
@@ -426,8 +447,8 @@ impl Writer<'_, '_> {
             InsertOutcome::New(id) => {
                 report.new += 1;
                 let usage = usage.unwrap_or_else(|| Usage::from_der(der));
-                self.tx.store_usage(id, &usage)?;
                 self.imported.usage.insert(id, usage);
+                self.unrecorded.push(id);
                 if link.issuer_id.is_some() {
                     report.issuer_links += 1;
                 }
@@ -451,8 +472,30 @@ impl Writer<'_, '_> {
                     self.env,
                 ));
             }
-            InsertOutcome::Existing(_) => report.duplicates += 1,
+            InsertOutcome::Existing(id) => {
+                report.duplicates += 1;
+                // Stored earlier in this same input: its sighting is about to be written.
+                if self.unrecorded.binary_search(&id).is_err() {
+                    self.tx.record_sighting(id, sighting, &self.now)?;
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// Writes the sightings and extension facts of the new certificates stored since the
+    /// last call, many rows to a statement (they land at the end of their tables).
+    fn flush(&mut self, sighting: &NewSighting) -> OpResult<()> {
+        if self.unrecorded.is_empty() {
+            return Ok(());
+        }
+        let ids = std::mem::take(&mut self.unrecorded);
+        self.tx.record_new_sightings(&ids, sighting, &self.now)?;
+        let usages: Vec<(i64, &Usage)> = ids
+            .iter()
+            .filter_map(|id| self.imported.usage.get(id).map(|u| (*id, u)))
+            .collect();
+        self.tx.store_new_usages(&usages)?;
         Ok(())
     }
 }
@@ -482,7 +525,8 @@ fn ingest_one(
         kind: input.kind.clone(),
         location: input.label.clone(),
     };
-    let result = ingest_data(w, &input, &data, &sighting, report, &problem, progress);
+    let result = ingest_data(w, &input, &data, &sighting, report, &problem, progress)
+        .and_then(|()| w.flush(&sighting));
     data.zeroize(); // the file may have held a private key
     result
 }
@@ -584,7 +628,7 @@ fn store_round(
             )),
         }
     }
-    Ok(())
+    w.flush(sighting)
 }
 
 fn parse_span(data: &[u8], s: &Span) -> Parsed {
@@ -598,11 +642,12 @@ fn parse_span(data: &[u8], s: &Span) -> Parsed {
     Ok((info, der, usage))
 }
 
-/// Decodes certificate blocks on every core: base64, DER parsing and hashing dominate an
-/// import.
+/// Decodes certificate blocks on every core but the one the transaction's thread writes
+/// on (writing is the longer half of an import: a parser that takes its core slows the
+/// whole import down).
 fn parse_parallel(data: &[u8], spans: &[&Span]) -> Vec<Parsed> {
     let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
+        .map(|n| n.get().saturating_sub(1))
         .unwrap_or(1);
     if spans.len() < 256 || threads < 2 {
         return spans.iter().map(|s| parse_span(data, s)).collect();

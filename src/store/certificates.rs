@@ -84,6 +84,65 @@ impl Tx<'_> {
         environment: Option<Environment>,
         now: &str,
     ) -> Result<InsertOutcome> {
+        let outcome =
+            self.insert_certificate_unseen(info, der, link, source, owner_id, environment, now)?;
+        match outcome {
+            InsertOutcome::New(id) => self.record_new_sightings(&[id], sighting, now)?,
+            InsertOutcome::Existing(id) => self.record_sighting(id, sighting, now)?,
+        }
+        Ok(outcome)
+    }
+
+    /// Records that certificates just stored (none seen anywhere yet) were seen at
+    /// `sighting`, many to a statement.
+    pub fn record_new_sightings(
+        &self,
+        ids: &[i64],
+        sighting: &NewSighting,
+        now: &str,
+    ) -> Result<()> {
+        self.insert_many(
+            "INSERT INTO sightings (certificate_id, kind, location, first_seen, last_seen) VALUES",
+            "(?, ?, ?, ?, ?)",
+            5,
+            256,
+            ids,
+            |st, offset, id| {
+                st.raw_bind_parameter(offset + 1, *id)?;
+                st.raw_bind_parameter(offset + 2, sighting.kind.as_str())?;
+                st.raw_bind_parameter(offset + 3, sighting.location.as_str())?;
+                st.raw_bind_parameter(offset + 4, now)?;
+                st.raw_bind_parameter(offset + 5, now)
+            },
+        )
+    }
+
+    /// Records that a certificate already stored was seen (again) at `sighting`.
+    pub fn record_sighting(&self, id: i64, sighting: &NewSighting, now: &str) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO sightings (certificate_id, kind, location, first_seen, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (certificate_id, kind, location) DO UPDATE SET last_seen = excluded.last_seen",
+            )?
+            .execute(params![id, sighting.kind, sighting.location, now])?;
+        Ok(())
+    }
+
+    /// [`Tx::insert_certificate_linked`] without recording where the certificate was
+    /// seen: the caller records it ([`Tx::record_new_sightings`] for new ones, many at a
+    /// time; [`Tx::record_sighting`] for the others).
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_certificate_unseen(
+        &self,
+        info: &CertificateInfo,
+        der: &[u8],
+        link: IssuerLink,
+        source: &str,
+        owner_id: Option<i64>,
+        environment: Option<Environment>,
+        now: &str,
+    ) -> Result<InsertOutcome> {
         let env = environment.map(|e| e.as_str());
         let sans_text = info
             .sans
@@ -155,25 +214,41 @@ impl Tx<'_> {
             }
             InsertOutcome::Existing(id)
         };
-        // A new certificate has no sighting yet: a plain insert, no conflict to resolve.
-        let sql = match outcome {
-            InsertOutcome::New(_) => {
-                "INSERT INTO sightings (certificate_id, kind, location, first_seen, last_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?4)"
-            }
-            InsertOutcome::Existing(_) => {
-                "INSERT INTO sightings (certificate_id, kind, location, first_seen, last_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?4)
-                 ON CONFLICT (certificate_id, kind, location) DO UPDATE SET last_seen = excluded.last_seen"
-            }
-        };
-        self.tx.prepare_cached(sql)?.execute(params![
-            outcome.id(),
-            sighting.kind,
-            sighting.location,
-            now
-        ])?;
         Ok(outcome)
+    }
+
+    /// Drops the indexes that are cheaper to build once over a large import than to keep
+    /// up row by row (keyed by expiry: every certificate lands at a random place in
+    /// them), returning their definitions for [`Tx::rebuild_indexes`]. Inside the
+    /// import's transaction: if it fails, they were never dropped.
+    pub fn defer_indexes_for_bulk_load(&self) -> Result<DeferredIndexes> {
+        let mut deferred = Vec::new();
+        for name in BULK_DEFERRED_INDEXES {
+            let sql: Option<String> = self
+                .tx
+                .query_row(
+                    "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            if let Some(sql) = sql {
+                self.tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
+                deferred.push(sql);
+            }
+        }
+        Ok(DeferredIndexes(deferred))
+    }
+
+    /// Builds again, from their own definitions, the indexes
+    /// [`Tx::defer_indexes_for_bulk_load`] dropped: the schema and the indexes' content
+    /// end exactly as if they had been kept up all along.
+    pub fn rebuild_indexes(&self, deferred: DeferredIndexes) -> Result<()> {
+        for sql in deferred.0 {
+            self.tx.execute_batch(&sql)?;
+        }
+        Ok(())
     }
 
     /// Gives SQLite more page cache for the rest of this connection's life (an import of
@@ -271,6 +346,15 @@ impl Tx<'_> {
             .execute(params![id, status.as_str()])?)
     }
 }
+
+/// Indexes a bulk load builds at its end (see [`Tx::defer_indexes_for_bulk_load`]).
+const BULK_DEFERRED_INDEXES: &[&str] =
+    &["certificates_expiry_owner", "certificates_expiry_authority"];
+
+/// Index definitions dropped for a bulk load, to be rebuilt before it commits.
+#[must_use = "deferred indexes must be rebuilt before the transaction commits"]
+#[derive(Debug)]
+pub struct DeferredIndexes(Vec<String>);
 
 /// A coarse, indexed pre-selection for loading rows; the exact filtering is done by
 /// [`crate::query::Filter`] so the CLI and the console mean the same thing by a query.

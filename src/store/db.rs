@@ -250,6 +250,39 @@ impl Tx<'_> {
     pub fn read(&self) -> Read<'_> {
         Read { c: &self.tx }
     }
+
+    /// Inserts `items` with `per` rows to a statement (`{head} {tuple}, {tuple}, ...`),
+    /// the rest one by one; `bind` binds one item's `columns` parameters from `offset + 1`.
+    /// For bulk writes that land at the end of their tables: a statement writing several
+    /// rows journals the pages it changes (to undo itself alone), cheap when those are a
+    /// table's last pages, dear when rows land all over an index.
+    pub(crate) fn insert_many<T>(
+        &self,
+        head: &str,
+        tuple: &str,
+        columns: usize,
+        per: usize,
+        items: &[T],
+        bind: impl Fn(&mut rusqlite::CachedStatement<'_>, usize, &T) -> rusqlite::Result<()>,
+    ) -> Result<()> {
+        let mut chunks = items.chunks_exact(per);
+        if chunks.len() > 0 {
+            let sql = format!("{head} {}", vec![tuple; per].join(", "));
+            let mut st = self.tx.prepare_cached(&sql)?;
+            for chunk in &mut chunks {
+                for (k, item) in chunk.iter().enumerate() {
+                    bind(&mut st, k * columns, item)?;
+                }
+                st.raw_execute()?;
+            }
+        }
+        let mut st = self.tx.prepare_cached(&format!("{head} {tuple}"))?;
+        for item in chunks.remainder() {
+            bind(&mut st, 0, item)?;
+            st.raw_execute()?;
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn latest() -> i64 {

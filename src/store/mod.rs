@@ -16,7 +16,8 @@ mod workflow;
 pub use access::Operator;
 pub use audit::AuditQuery;
 pub use certificates::{
-    row_as_stored, InsertOutcome, IssuerCandidate, IssuerLink, NewSighting, RowSelect, Sighting,
+    row_as_stored, DeferredIndexes, InsertOutcome, IssuerCandidate, IssuerLink, NewSighting,
+    RowSelect, Sighting,
 };
 pub use console::{AuditSearch, Dashboard, EstateCounts, NameCount};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};

@@ -237,28 +237,31 @@ impl Tx<'_> {
             .iter()
             .flat_map(|e| e.findings.iter().map(move |f| (e.certificate_id, f)))
             .collect();
-        let mut chunks = all.chunks_exact(FINDINGS_PER_INSERT);
-        if chunks.len() > 0 {
-            let sql = format!(
-                "{FINDING_INSERT} {}",
-                vec![FINDING_VALUES; FINDINGS_PER_INSERT].join(", ")
-            );
-            let mut st = self.tx.prepare_cached(&sql)?;
-            for chunk in &mut chunks {
-                for (k, (id, f)) in chunk.iter().enumerate() {
-                    bind_finding(&mut st, k * FINDING_COLUMNS, *id, f, evaluated_at)?;
-                }
-                st.raw_execute()?;
-            }
-        }
-        let mut st = self
-            .tx
-            .prepare_cached(&format!("{FINDING_INSERT} {FINDING_VALUES}"))?;
-        for (id, f) in chunks.remainder() {
-            bind_finding(&mut st, 0, *id, f, evaluated_at)?;
-            st.raw_execute()?;
-        }
-        Ok(())
+        self.insert_many(
+            FINDING_INSERT,
+            FINDING_VALUES,
+            FINDING_COLUMNS,
+            FINDINGS_PER_INSERT,
+            &all,
+            |st, offset, (id, f)| bind_finding(st, offset, *id, f, evaluated_at),
+        )
+    }
+
+    /// Stores the extension facts of certificates just stored (none has any yet), many
+    /// to a statement.
+    pub fn store_new_usages(&self, usages: &[(i64, &Usage)]) -> Result<()> {
+        self.insert_many(
+            "INSERT INTO certificate_usage (certificate_id, eku, key_usage) VALUES",
+            "(?, ?, ?)",
+            3,
+            256,
+            usages,
+            |st, offset, (id, u)| {
+                st.raw_bind_parameter(offset + 1, *id)?;
+                st.raw_bind_parameter(offset + 2, u.eku.join(","))?;
+                st.raw_bind_parameter(offset + 3, u.key_usage.join(","))
+            },
+        )
     }
 
     pub fn insert_exception(
