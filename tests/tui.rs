@@ -725,3 +725,74 @@ fn readonly_is_shown_and_hides_dangerous_keys() {
     assert!(top.contains("READ-ONLY"), "{top}");
     assert!(app.keymap().bindings.iter().all(|b| !b.dangerous));
 }
+
+/// The console holds the whole inventory in memory, so each finding keeps only what the
+/// table, the filter words and the counts read; an export still carries them in full.
+#[test]
+fn loaded_rows_keep_finding_marks_and_the_export_carries_findings_in_full() {
+    use certdeck::store::RowSelect;
+    let c = Console::new(demo_ctx(), "certs", 80, 24);
+    let full = c
+        .app
+        .sh
+        .ctx
+        .store
+        .read()
+        .certificate_rows(RowSelect::default())
+        .unwrap();
+    let loaded = &c.app.sh.inventory.rows;
+    assert_eq!(full.len(), loaded.len());
+    assert!(full.iter().any(|r| !r.findings.is_empty()));
+    for (a, b) in full.iter().zip(loaded.iter()) {
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.findings.len(), b.findings.len(), "#{}", a.id);
+        for (x, y) in a.findings.iter().zip(&b.findings) {
+            assert_eq!(
+                (
+                    &x.rule,
+                    x.severity,
+                    &x.profile,
+                    x.applies_from,
+                    x.applies_until,
+                    &x.exception
+                ),
+                (
+                    &y.rule,
+                    y.severity,
+                    &y.profile,
+                    y.applies_from,
+                    y.applies_until,
+                    &y.exception
+                )
+            );
+            assert!(y.message.is_empty() && y.value.is_none() && y.policy_version.is_none());
+        }
+        assert_eq!(a.is_compliant(NOW), b.is_compliant(NOW));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("all.json");
+    c.app.export_to(&path).unwrap();
+    let exported: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut by_id: Vec<&certdeck::model::CertRow> = full.iter().collect();
+    let order: Vec<i64> = exported
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_i64().unwrap())
+        .collect();
+    by_id.sort_by_key(|r| order.iter().position(|&i| i == r.id));
+    let expected = serde_json::to_value(
+        by_id
+            .iter()
+            .map(|r| certdeck::cli::output::CertJson::new(r, NOW))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert_eq!(exported, expected);
+    assert!(exported.as_array().unwrap().iter().any(|c| c["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| !f["message"].as_str().unwrap().is_empty())));
+}

@@ -234,6 +234,12 @@ impl Store {
         Read { c: &self.conn }
     }
 
+    /// Pages the WAL may grow to before SQLite checkpoints it (for this connection).
+    pub fn set_wal_autocheckpoint(&self, pages: i64) -> Result<()> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", pages)?;
+        Ok(())
+    }
+
     /// The schema version this database is at.
     pub fn schema_version(&self) -> Result<i64> {
         schema_version(&self.conn)

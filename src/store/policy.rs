@@ -494,6 +494,64 @@ impl Read<'_> {
         Ok(())
     }
 
+    /// Every row's findings, keeping of each what lists, filters and counts read (rule,
+    /// severity, profile, window, exception) and not its message, value or policy
+    /// version: the console holds the whole inventory in memory, and on 100k
+    /// certificates those texts are tens of megabytes it never shows in a list (the
+    /// detail and an export read them with [`Read::attach_findings`]). `rows` must be
+    /// in id order, as [`Read::certificate_rows_without_findings`] returns them.
+    pub fn attach_finding_marks(&self, rows: &mut [CertRow]) -> Result<()> {
+        let full = if self.has_unrevoked_exceptions()? {
+            FINDING_SELECT
+        } else {
+            FINDING_SELECT_PLAIN
+        };
+        let select = full
+            .replacen("f.message, f.value,", "'', NULL,", 1)
+            .replacen("f.policy_version,", "NULL,", 1);
+        debug_assert!(!select.contains("f.message") && !select.contains("f.policy_version"));
+        let sorted = rows.windows(2).all(|w| w[0].id < w[1].id);
+        let by_id: HashMap<i64, usize> = if sorted {
+            HashMap::new()
+        } else {
+            rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect()
+        };
+        let mut st = self
+            .c
+            .prepare_cached(&format!("{select} ORDER BY f.certificate_id, f.id"))?;
+        // Each row's findings are gathered in a scratch list and moved into a vector of
+        // exactly their number: no growth, no slack, no holes left behind.
+        let mut scratch: Vec<Finding> = Vec::new();
+        let mut current: Option<usize> = None;
+        let mut at = 0usize;
+        let settle = |rows: &mut [CertRow], slot: Option<usize>, scratch: &mut Vec<Finding>| {
+            if let Some(i) = slot {
+                let mut list = Vec::with_capacity(scratch.len());
+                list.append(scratch);
+                rows[i].findings = list;
+            }
+            scratch.clear();
+        };
+        for r in st.query_map([], finding)? {
+            let (id, f) = r?;
+            let slot = if sorted {
+                while at < rows.len() && rows[at].id < id {
+                    at += 1;
+                }
+                (at < rows.len() && rows[at].id == id).then_some(at)
+            } else {
+                by_id.get(&id).copied()
+            };
+            if slot != current {
+                settle(rows, current, &mut scratch);
+                current = slot;
+            }
+            scratch.push(f);
+        }
+        settle(rows, current, &mut scratch);
+        Ok(())
+    }
+
     /// Whether any exception has not been revoked (expired ones included: whether an
     /// exception is still in force is decided against the clock when findings are read).
     pub fn has_unrevoked_exceptions(&self) -> Result<bool> {

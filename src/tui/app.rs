@@ -607,6 +607,20 @@ impl App {
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
         let now = self.sh.now();
         let mut buf: Vec<u8> = Vec::new();
+        let mut export = export;
+        if let Export::Certificates(rows) = &mut export {
+            // The loaded rows carry only the findings' marks; an export is data, so it
+            // carries each finding in full, as `certdeck list --json` does.
+            for r in rows.iter_mut() {
+                r.findings.clear();
+            }
+            self.sh
+                .ctx
+                .store
+                .read()
+                .attach_findings(rows)
+                .map_err(|e| crate::sanitize::sanitize(&e.to_string()).into_owned())?;
+        }
         let n = match &export {
             Export::Certificates(rows) => {
                 if json {
@@ -757,10 +771,7 @@ pub fn run_task(ctx: &mut Ctx, task: &Task) -> TaskResult {
     match task {
         Task::LoadInventory { generation } => TaskResult::Inventory {
             generation: *generation,
-            rows: ctx
-                .store
-                .read()
-                .certificate_rows(crate::store::RowSelect::default())
+            rows: load_rows(ctx.store.read())
                 .map(|rows| Box::new(LoadedInventory::of(rows)))
                 .map_err(|e| shown(&e)),
         },
@@ -777,6 +788,16 @@ pub fn run_task(ctx: &mut Ctx, task: &Task) -> TaskResult {
             outcome: super::renewal::run(ctx, actor, identity),
         },
     }
+}
+
+/// Every certificate row, with the findings' marks only (rule, severity, window,
+/// exception: what the table, the filter words and the counts read), in as little
+/// memory as the rows need: 100k certificates stay inside the console's budget.
+fn load_rows(read: crate::store::Read<'_>) -> Result<Vec<CertRow>, crate::store::StoreError> {
+    let mut rows = read.certificate_rows_without_findings(crate::store::RowSelect::default())?;
+    read.attach_finding_marks(&mut rows)?;
+    rows.shrink_to_fit();
+    Ok(rows)
 }
 
 /// What a task answers when it could not run at all (its connection failed to open).

@@ -113,12 +113,25 @@ pub(super) fn execute_known(
     connectors: &dyn Connectors,
 ) -> OpResult<Vec<RunOutcome>> {
     if job_ids.len() > 1 {
-        // A round reads and writes every page of the jobs, audit and certificate indexes.
+        // A round reads and writes every page of the jobs, audit and certificate indexes,
+        // and its transactions write far more than SQLite's default 1000-page WAL
+        // between checkpoints: keep more pages cached, and checkpoint less often (each
+        // hot index page copied back once, not once per thousand pages written).
         ctx.store.transaction(|tx| tx.widen_cache(64 * 1024))?;
+        ctx.store.set_wal_autocheckpoint(8000)?;
     }
+    let mut loaded: HashMap<i64, Job> = ctx
+        .store
+        .read()
+        .jobs_by_id(job_ids)?
+        .into_iter()
+        .map(|j| (j.id, j))
+        .collect();
     let mut jobs = Vec::with_capacity(job_ids.len());
     for &id in job_ids {
-        let job = load_job(ctx.store.read(), id)?;
+        let job = loaded
+            .remove(&id)
+            .ok_or_else(|| OpError::NotFound(format!("job {id}")))?;
         let subject = load_subject(ctx.store.read(), &job, known.get(&job.identity))?;
         jobs.push(Running {
             job,
