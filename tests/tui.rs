@@ -751,7 +751,6 @@ fn loaded_rows_keep_finding_marks_and_the_export_carries_findings_in_full() {
                 (
                     &x.rule,
                     x.severity,
-                    &x.profile,
                     x.applies_from,
                     x.applies_until,
                     &x.exception
@@ -759,13 +758,13 @@ fn loaded_rows_keep_finding_marks_and_the_export_carries_findings_in_full() {
                 (
                     &y.rule,
                     y.severity,
-                    &y.profile,
                     y.applies_from,
                     y.applies_until,
                     &y.exception
                 )
             );
             assert!(y.message.is_empty() && y.value.is_none() && y.policy_version.is_none());
+            assert!(y.profile.is_none(), "the row carries its profile");
         }
         assert_eq!(a.is_compliant(NOW), b.is_compliant(NOW));
     }

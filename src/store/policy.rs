@@ -495,8 +495,8 @@ impl Read<'_> {
     }
 
     /// Every row's findings, keeping of each what lists, filters and counts read (rule,
-    /// severity, profile, window, exception) and not its message, value or policy
-    /// version: the console holds the whole inventory in memory, and on 100k
+    /// severity, window, exception) and not its message, value, profile (the row has
+    /// its own) or policy version: the console holds the whole inventory in memory, and on 100k
     /// certificates those texts are tens of megabytes it never shows in a list (the
     /// detail and an export read them with [`Read::attach_findings`]). `rows` must be
     /// in id order, as [`Read::certificate_rows_without_findings`] returns them.
@@ -508,7 +508,7 @@ impl Read<'_> {
         };
         let select = full
             .replacen("f.message, f.value,", "'', NULL,", 1)
-            .replacen("f.policy_version,", "NULL,", 1);
+            .replacen("f.profile, f.policy_version,", "NULL, NULL,", 1);
         debug_assert!(!select.contains("f.message") && !select.contains("f.policy_version"));
         let sorted = rows.windows(2).all(|w| w[0].id < w[1].id);
         let by_id: HashMap<i64, usize> = if sorted {

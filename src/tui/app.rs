@@ -791,7 +791,8 @@ pub fn run_task(ctx: &mut Ctx, task: &Task) -> TaskResult {
 }
 
 /// Every certificate row, with the findings' marks only (rule, severity, window,
-/// exception: what the table, the filter words and the counts read), in as little
+/// exception: what the table, the filter words and the counts read; the detail and an
+/// export read findings in full), in as little
 /// memory as the rows need: 100k certificates stay inside the console's budget.
 fn load_rows(read: crate::store::Read<'_>) -> Result<Vec<CertRow>, crate::store::StoreError> {
     let mut rows = read.certificate_rows_without_findings(crate::store::RowSelect::default())?;
