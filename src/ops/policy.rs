@@ -339,7 +339,13 @@ pub(crate) fn recompute_imported(
         tx.clear_evaluation(Some(&old))?;
     }
     tx.clear_evaluation_above(before)?;
-    evaluate_and_store(tx, now, &stored, started)
+    let summary = evaluate_and_store(tx, now, &stored, started)?;
+    // A large import's rows are freed off the writing thread, which commits meanwhile
+    // (if no thread can be started, they are freed here).
+    if stored.rows.len() > EVALUATION_ROUND {
+        let _ = std::thread::Builder::new().spawn(move || drop(stored));
+    }
+    Ok(summary)
 }
 
 /// Rows judged per round of [`evaluate_and_store`].
@@ -362,11 +368,11 @@ fn evaluate_and_store(
         policy_version: stored.version.clone(),
         ..Default::default()
     };
-    let store = |evals: Vec<Evaluation>, summary: &mut Summary| -> OpResult<()> {
-        for e in &evals {
+    let store = |evals: &[Evaluation], summary: &mut Summary| -> OpResult<()> {
+        for e in evals {
             summary.count(e, now);
         }
-        tx.store_evaluations(&evals, &now_s)?;
+        tx.store_evaluations(evals, &now_s)?;
         Ok(())
     };
     let evaluate = |from: usize| -> Vec<Evaluation> {
@@ -375,14 +381,22 @@ fn evaluate_and_store(
             .collect()
     };
     if judge.len() <= EVALUATION_ROUND {
-        store(evaluate(0), &mut summary)?;
+        store(&evaluate(0), &mut summary)?;
     } else {
         let mut pending: Option<Vec<Evaluation>> = None;
+        // A round already stored is freed by the next worker too: hundreds of thousands
+        // of small strings, work the writing thread need not do.
+        let mut stored_round: Option<Vec<Evaluation>> = None;
         for from in (0..judge.len()).step_by(EVALUATION_ROUND) {
             let next = std::thread::scope(|s| -> OpResult<Vec<Evaluation>> {
-                let worker = s.spawn(|| evaluate(from));
+                let trash = stored_round.take();
+                let worker = s.spawn(|| {
+                    drop(trash);
+                    evaluate(from)
+                });
                 if let Some(done) = pending.take() {
-                    store(done, &mut summary)?;
+                    store(&done, &mut summary)?;
+                    stored_round = Some(done);
                 }
                 worker
                     .join()
@@ -391,7 +405,7 @@ fn evaluate_and_store(
             pending = Some(next);
         }
         if let Some(done) = pending.take() {
-            store(done, &mut summary)?;
+            store(&done, &mut summary)?;
         }
     }
     tracing::debug!(
