@@ -754,13 +754,15 @@ fn record_round(
         |tx, now| {
             let mut touched: Vec<i64> = Vec::new();
             let mut superseded: Vec<i64> = Vec::new();
+            let mut needs_link = false;
             let mut chain_ids: HashMap<&[u8], i64> = HashMap::new();
             for (i, step) in steps {
                 let r = &jobs[*i];
                 match step {
                     Step::Ordering { staging } => record_ordering(tx, actor, now, r, staging)?,
                     Step::Issued(c) => {
-                        record_issued(tx, actor, now, r, c, &mut chain_ids, &mut touched)?;
+                        needs_link |=
+                            record_issued(tx, actor, now, r, c, &mut chain_ids, &mut touched)?;
                         if let Some(v) = &c.violation {
                             // Not deployed; a retry orders afresh (the CA may fix its profile).
                             record_failure(tx, actor, now, r, JobState::Planned, v, settings)?;
@@ -785,8 +787,10 @@ fn record_round(
                     }
                 }
             }
-            if !touched.is_empty() {
+            if needs_link {
                 tx.link_issuers()?;
+            }
+            if !touched.is_empty() {
                 crate::ops::policy::recompute_certificates_in(tx, now, &touched)?;
             }
             if !superseded.is_empty() {
@@ -831,6 +835,8 @@ fn record_ordering(
 /// The certificate (and the chain above it) into the inventory, the ledger, the
 /// authority's circuit; the job to `issued` unless the certificate breaches the profile.
 /// The certificates new to the inventory go to `touched`, to be judged by policy.
+/// Returns whether something is left for `link_issuers` (a new CA, or a leaf whose
+/// issuer was not in the chain).
 fn record_issued<'c>(
     tx: &Tx<'_>,
     actor: &Actor,
@@ -839,7 +845,8 @@ fn record_issued<'c>(
     c: &'c IssuedCert,
     chain_ids: &mut HashMap<&'c [u8], i64>,
     touched: &mut Vec<i64>,
-) -> OpResult<()> {
+) -> OpResult<bool> {
+    let mut needs_link = false;
     let (job, s) = (&r.job, &r.subject);
     let id = job.id;
     let owner_id = match &s.identity.owner {
@@ -866,8 +873,9 @@ fn record_issued<'c>(
             )?;
             tx.set_certificate_authority(out.id(), Some(job.authority_id))?;
             if let crate::store::InsertOutcome::New(id) = out {
-                // A CA new to the inventory is judged like any certificate.
+                // A CA new to the inventory is judged like any certificate, and linked.
                 touched.push(id);
+                needs_link = true;
             }
             chain_ids.insert(der, out.id());
         }
@@ -883,6 +891,7 @@ fn record_issued<'c>(
             .and_then(|d| chain_ids.get(d.as_slice()).copied()),
         authority_id: Some(job.authority_id),
     };
+    needs_link |= link.issuer_id.is_none();
     let out = tx.insert_certificate_linked(
         info,
         leaf,
@@ -939,7 +948,7 @@ fn record_issued<'c>(
         )?;
     }
     touched.push(cert_id);
-    Ok(())
+    Ok(needs_link)
 }
 
 /// Only a verified certificate becomes the identity's current one; the previous one is
