@@ -795,3 +795,29 @@ fn loaded_rows_keep_finding_marks_and_the_export_carries_findings_in_full() {
         .iter()
         .any(|f| !f["message"].as_str().unwrap().is_empty())));
 }
+
+/// The dashboard's figures are computed off the input path: a refresh only asks for
+/// them, the last figures stay on screen meanwhile, and a first frame says it is counting.
+#[test]
+fn the_dashboard_refreshes_in_the_background_and_keeps_its_figures_meanwhile() {
+    use certdeck::tui::app::Task;
+    let mut c = Console::new(fixture_ctx(), "dash", 80, 24);
+    let before = c.screen();
+    assert!(before.contains("Certificates 12"), "{before}");
+    c.app.handle(Event::Tick);
+    let tasks = c.app.take_tasks();
+    assert!(tasks.iter().any(|t| matches!(t, Task::Dashboard { .. })));
+    assert!(tasks.iter().any(|t| matches!(t, Task::Compliance { .. })));
+    c.draw();
+    assert_eq!(c.screen(), before);
+
+    let theme = Theme::load("default", None).unwrap();
+    let sh = certdeck::tui::shared(fixture_ctx(), false, theme, true, "fixture.db".into());
+    let mut app = App::new(sh, "dash");
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    term.draw(|f| app.render(f)).unwrap();
+    let first: String = (0..80)
+        .map(|x| term.backend().buffer()[(x, 2)].symbol().to_string())
+        .collect();
+    assert!(first.contains("counting the estate"), "{first}");
+}

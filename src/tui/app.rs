@@ -62,6 +62,8 @@ pub struct Inventory {
     /// Each row's tree group under every grouping, and its expiry as an integer (same
     /// index as `rows`), so a filter counts the tree without hashing strings.
     pub index: Arc<super::groups::RowIndex>,
+    /// Open error findings counted over `rows` when they loaded (off the input path).
+    pub noncompliance: Arc<crate::policy::compliance::Noncompliance>,
     pub loaded: bool,
     /// Bumped on every load request; a result for an older request is dropped.
     pub generation: u64,
@@ -69,7 +71,7 @@ pub struct Inventory {
 }
 
 /// Work the app wants done off the input path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Task {
     LoadInventory {
         generation: u64,
@@ -77,6 +79,11 @@ pub enum Task {
     /// The dashboard's aggregate figures and recent audit events.
     Dashboard {
         ticket: u64,
+    },
+    /// Non-compliance over the loaded rows at the clock's time (the tick moves it).
+    Compliance {
+        ticket: u64,
+        rows: Arc<Vec<CertRow>>,
     },
     /// A renewal through `ops::lifecycle::renew`, confirmed by the operator; it writes,
     /// so it runs on its own read-write connection.
@@ -105,6 +112,10 @@ pub enum TaskResult {
         ticket: u64,
         figures: Result<Box<super::views::dashboard::Figures>, String>,
     },
+    Compliance {
+        ticket: u64,
+        figures: Arc<crate::policy::compliance::Noncompliance>,
+    },
     /// A renewal ended: the message for the status line, an error when it failed.
     Renewal {
         identity: String,
@@ -117,6 +128,7 @@ pub struct LoadedInventory {
     pub rows: Vec<CertRow>,
     pub haystacks: Vec<crate::query::Haystack>,
     pub index: super::groups::RowIndex,
+    pub noncompliance: crate::policy::compliance::Noncompliance,
 }
 
 impl LoadedInventory {
@@ -124,8 +136,15 @@ impl LoadedInventory {
         LoadedInventory {
             haystacks: rows.iter().map(crate::query::Haystack::of).collect(),
             index: super::groups::RowIndex::build(&rows),
+            noncompliance: Default::default(),
             rows,
         }
+    }
+
+    /// With the non-compliance counts at `now`.
+    pub fn counted(mut self, now: time::OffsetDateTime) -> LoadedInventory {
+        self.noncompliance = crate::policy::compliance::noncompliance(&self.rows, now);
+        self
     }
 }
 
@@ -269,6 +288,7 @@ impl App {
                         self.sh.inventory.rows = Arc::new(loaded.rows);
                         self.sh.inventory.haystacks = Arc::new(loaded.haystacks);
                         self.sh.inventory.index = Arc::new(loaded.index);
+                        self.sh.inventory.noncompliance = Arc::new(loaded.noncompliance);
                         self.sh.inventory.loaded = true;
                         self.sh.inventory.error = None;
                     }
@@ -281,7 +301,7 @@ impl App {
                     v.on_inventory(&self.sh);
                 }
             }
-            Event::Task(r @ TaskResult::Dashboard { .. }) => {
+            Event::Task(r @ (TaskResult::Dashboard { .. } | TaskResult::Compliance { .. })) => {
                 for v in &mut self.stack {
                     v.on_result(&r, &self.sh);
                 }
@@ -772,7 +792,7 @@ pub fn run_task(ctx: &mut Ctx, task: &Task) -> TaskResult {
         Task::LoadInventory { generation } => TaskResult::Inventory {
             generation: *generation,
             rows: load_rows(ctx.store.read())
-                .map(|rows| Box::new(LoadedInventory::of(rows)))
+                .map(|rows| Box::new(LoadedInventory::of(rows).counted(ctx.now())))
                 .map_err(|e| shown(&e)),
         },
         Task::Dashboard { ticket } => TaskResult::Dashboard {
@@ -781,6 +801,7 @@ pub fn run_task(ctx: &mut Ctx, task: &Task) -> TaskResult {
                 .map(Box::new)
                 .map_err(|e| shown(&e)),
         },
+        Task::Compliance { ticket, rows } => compliance(*ticket, rows, ctx.now()),
         Task::Renew {
             identity, actor, ..
         } => TaskResult::Renewal {
@@ -801,6 +822,14 @@ fn load_rows(read: crate::store::Read<'_>) -> Result<Vec<CertRow>, crate::store:
     Ok(rows)
 }
 
+/// A [`Task::Compliance`]'s answer (it needs no connection).
+pub fn compliance(ticket: u64, rows: &[CertRow], now: time::OffsetDateTime) -> TaskResult {
+    TaskResult::Compliance {
+        ticket,
+        figures: Arc::new(crate::policy::compliance::noncompliance(rows, now)),
+    }
+}
+
 /// What a task answers when it could not run at all (its connection failed to open).
 pub fn task_failed(task: &Task, e: String) -> TaskResult {
     match task {
@@ -811,6 +840,10 @@ pub fn task_failed(task: &Task, e: String) -> TaskResult {
         Task::Dashboard { ticket } => TaskResult::Dashboard {
             ticket: *ticket,
             figures: Err(e),
+        },
+        Task::Compliance { ticket, .. } => TaskResult::Compliance {
+            ticket: *ticket,
+            figures: Default::default(),
         },
         Task::Renew { identity, .. } => TaskResult::Renewal {
             identity: identity.clone(),

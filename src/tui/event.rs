@@ -104,6 +104,9 @@ pub fn run_detached(
     config: crate::config::Config,
     task: &Task,
 ) -> TaskResult {
+    if let Task::Compliance { ticket, rows } = task {
+        return super::app::compliance(*ticket, rows, clock.now());
+    }
     let store = if task.writes() {
         Store::open(path)
     } else {

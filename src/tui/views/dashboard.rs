@@ -7,7 +7,7 @@
 
 use super::{Flow, View, ViewSpec};
 use crate::model::{AuditRecord, ExpiryBand};
-use crate::policy::compliance::{noncompliance, Noncompliance};
+use crate::policy::compliance::Noncompliance;
 use crate::store::{AuditQuery, Dashboard};
 use crate::tui::app::{Task, TaskResult};
 use crate::tui::action::Action;
@@ -57,8 +57,10 @@ pub struct DashboardView {
     figures: Option<Result<Figures, String>>,
     /// The ticket of the latest request: an older answer is dropped.
     ticket: u64,
-    /// Non-compliance over the loaded inventory, counted when it loads.
-    nc: Noncompliance,
+    /// Non-compliance over the loaded inventory, counted off the input path when it
+    /// loads and again (as a background task) when the clock ticks.
+    nc: std::sync::Arc<Noncompliance>,
+    nc_ticket: u64,
 }
 
 impl DashboardView {
@@ -66,7 +68,8 @@ impl DashboardView {
         let mut v = DashboardView {
             figures: None,
             ticket: 0,
-            nc: Noncompliance::default(),
+            nc: Default::default(),
+            nc_ticket: 0,
         };
         v.on_inventory(sh);
         v.refresh(sh);
@@ -86,18 +89,26 @@ impl View for DashboardView {
     fn refresh(&mut self, sh: &mut Shared) {
         self.ticket = sh.ask(|ticket| Task::Dashboard { ticket });
         // The clock moved: findings may have opened or closed.
-        self.on_inventory(sh);
+        if !sh.inventory.rows.is_empty() {
+            let rows = sh.inventory.rows.clone();
+            self.nc_ticket = sh.ask(|ticket| Task::Compliance { ticket, rows });
+        }
     }
 
     fn on_inventory(&mut self, sh: &Shared) {
-        self.nc = noncompliance(&sh.inventory.rows, sh.now());
+        self.nc = sh.inventory.noncompliance.clone();
+        self.nc_ticket = 0;
     }
 
     fn on_result(&mut self, r: &TaskResult, _sh: &Shared) {
-        if let TaskResult::Dashboard { ticket, figures } = r {
-            if *ticket == self.ticket {
+        match r {
+            TaskResult::Dashboard { ticket, figures } if *ticket == self.ticket => {
                 self.figures = Some(figures.as_deref().cloned().map_err(|e| e.clone()));
             }
+            TaskResult::Compliance { ticket, figures } if *ticket == self.nc_ticket => {
+                self.nc = figures.clone();
+            }
+            _ => {}
         }
     }
 

@@ -29,7 +29,7 @@ pub enum Flow {
 }
 
 /// A question before work done on the operator's behalf.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Confirm {
     /// The popup's title ("Confirm renewal").
     pub title: String,
