@@ -850,6 +850,45 @@ reload = "{reload}"
 }
 
 #[test]
+fn a_private_ca_is_not_throttled_by_a_public_cas_rate_limits_unless_the_estate_says_so() {
+    use certdeck::lifecycle::planner::Decision;
+    let renewing = |extra: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut ctx, _clock, alice) = testing::ctx_at(T0);
+        servers::load_test_profile(&mut ctx, &alice);
+        // 60 identities under one registered domain, more than Let's Encrypt's 50 a week.
+        let text = estate_of(dir.path(), 60, "true", false).replacen(
+            "environment = \"prod\"\n",
+            &format!("environment = \"prod\"\n{extra}"),
+            1,
+        );
+        lc::apply_estate(&mut ctx, &alice, &parse(&text)).unwrap();
+        let plan = lc::plan_renewals(&ctx, false).unwrap();
+        let blocked: Vec<String> = plan
+            .iter()
+            .filter_map(|p| match &p.decision {
+                Decision::Blocked { reason } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect();
+        let renew = plan
+            .iter()
+            .filter(|p| matches!(p.decision, Decision::Renew { .. }))
+            .count();
+        (renew, blocked)
+    };
+    let (renew, blocked) = renewing("");
+    assert_eq!((renew, blocked.len()), (60, 0), "{blocked:?}");
+
+    let (renew, blocked) = renewing("certs_per_domain_per_week = 50\n");
+    assert_eq!((renew, blocked.len()), (50, 10));
+    assert!(
+        blocked[0].contains("certificates for example.test in 7 days (limit 50)"),
+        "{blocked:?}"
+    );
+}
+
+#[test]
 fn renew_due_runs_many_jobs_together_each_with_its_own_steps_audit_and_diagnosis() {
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice) = testing::ctx_at(T0);
@@ -903,6 +942,8 @@ fn renew_due_runs_many_jobs_together_each_with_its_own_steps_audit_and_diagnosis
             .exists());
     }
     assert_eq!(read.ledger_count("certificate").unwrap(), 12);
+    // A batch-signed order is counted against the order budget like a remote one.
+    assert_eq!(read.ledger_count("order").unwrap(), 12);
 
     // Each job has its own trail, step by step, in order; the chain holds.
     let audit = read.audit_records(&Default::default()).unwrap();

@@ -53,6 +53,36 @@ pub struct Limits {
     pub duplicates_per_week: usize,
 }
 
+impl Limits {
+    /// No budget at all.
+    pub const NONE: Limits = Limits {
+        orders_per_3h: usize::MAX,
+        certs_per_domain_per_week: usize::MAX,
+        duplicates_per_week: usize::MAX,
+    };
+
+    /// The budgets an authority of `kind` starts with. A public ACME CA enforces rate
+    /// limits (Let's Encrypt's are the model); a private CA (local, Vault) has none to
+    /// respect, and an estate that renews thousands of internal identities at once must
+    /// not be throttled to 300 per 3 hours by a default meant for someone else's CA. The
+    /// estate file can set any of them for any authority.
+    pub fn for_kind(kind: crate::model::AuthorityKind) -> Limits {
+        match kind {
+            crate::model::AuthorityKind::Acme => Limits::default(),
+            _ => Limits::NONE,
+        }
+    }
+}
+
+/// A budget figure for people: "no limit" when unlimited.
+pub fn limit_text(n: usize) -> String {
+    if n == usize::MAX {
+        "no limit".into()
+    } else {
+        n.to_string()
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -562,5 +592,15 @@ mod tests {
             Decision::Blocked { reason } => assert!(reason.contains("duplicate"), "{reason}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn only_a_public_acme_ca_starts_with_rate_limit_budgets() {
+        use crate::model::AuthorityKind;
+        assert_eq!(Limits::for_kind(AuthorityKind::Acme), Limits::default());
+        assert_eq!(Limits::for_kind(AuthorityKind::Local), Limits::NONE);
+        assert_eq!(Limits::for_kind(AuthorityKind::Vault), Limits::NONE);
+        assert_eq!(limit_text(300), "300");
+        assert_eq!(limit_text(usize::MAX), "no limit");
     }
 }

@@ -430,7 +430,7 @@ pub fn authority_states(
                 .map(|v| v as usize)
                 .unwrap_or(d)
         };
-        let dl = Limits::default();
+        let dl = Limits::for_kind(a.kind);
         out.insert(
             a.id,
             AuthorityState {

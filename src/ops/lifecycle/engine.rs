@@ -76,6 +76,10 @@ struct IssuedCert {
     chain: Vec<Vec<u8>>,
     info: CertificateInfo,
     violation: Option<Diagnosis>,
+    /// Signed in a batch: the order and the certificate are one event, so the order
+    /// budget's ledger entry is written with the certificate (remote CAs record theirs
+    /// the moment the order exists).
+    order_unrecorded: bool,
 }
 
 /// Runs job `job_id` from where it stands to `verified` or to a diagnosed failure.
@@ -497,6 +501,10 @@ fn order_step(
         let req = request(r, csr.as_ref().expect("checked"), now);
         issued.push((*i, issue_one(ctx, actor, r, c.as_ref(), &req)));
     }
+    let batched: std::collections::HashSet<usize> = batches
+        .iter()
+        .flat_map(|(_, members)| members.iter().map(|&n| ready[n].0))
+        .collect();
     for (c, members) in &batches {
         let reqs: Vec<OrderRequest<'_>> = members
             .iter()
@@ -545,6 +553,7 @@ fn order_step(
                     chain: got.chain,
                     info,
                     violation,
+                    order_unrecorded: batched.contains(&i),
                 })),
             )),
             Err(d) => out.push((i, Step::Failed(d, JobState::Ordering))),
@@ -911,14 +920,21 @@ fn record_issued<'c>(
         tx.set_certificate_authority(cert_id, Some(job.authority_id))?;
     }
     tx.set_job_certificate(id, cert_id)?;
-    tx.insert_ledger(&LedgerRow {
-        at: now,
-        authority_id: job.authority_id,
-        identity_id: job.identity_id,
-        kind: "certificate".into(),
-        registered_domain: registered_domain(&s.identity.sans),
-        san_set: san_set(&s.identity.sans),
-    })?;
+    let kinds: &[&str] = if c.order_unrecorded {
+        &["order", "certificate"]
+    } else {
+        &["certificate"]
+    };
+    for kind in kinds {
+        tx.insert_ledger(&LedgerRow {
+            at: now,
+            authority_id: job.authority_id,
+            identity_id: job.identity_id,
+            kind: (*kind).into(),
+            registered_domain: registered_domain(&s.identity.sans),
+            san_set: san_set(&s.identity.sans),
+        })?;
+    }
     circuit_success(tx, job.authority_id, now)?;
     tx.append_audit(
         actor,

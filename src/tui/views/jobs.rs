@@ -79,7 +79,7 @@ impl JobsView {
                 let fails = h.map(|h| h.consecutive_failures).unwrap_or(0);
                 let budget = states
                     .get(&a.id)
-                    .map(|s| format!("orders {}/{} per 3h", s.recent_orders, s.limits.orders_per_3h))
+                    .map(|s| format!("orders {}/{} per 3h", s.recent_orders, crate::lifecycle::planner::limit_text(s.limits.orders_per_3h)))
                     .unwrap_or_default();
                 format!("{:<14} {:<6} {circuit:<17} failures {fails:<3} {budget}", text(&a.name), a.kind.as_str())
             })
