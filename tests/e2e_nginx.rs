@@ -61,22 +61,6 @@ fn served(nginx: &Nginx) -> String {
     .unwrap()
 }
 
-/// Waits (bounded, as certdeck's own verify does) until nginx serves `fingerprint` on
-/// consecutive handshakes: the old worker of a graceful reload may still answer briefly.
-fn assert_served(nginx: &Nginx, fingerprint: &str) {
-    certdeck::deploy::verify::served(
-        &nginx.addr(),
-        "www.example.test",
-        fingerprint,
-        certdeck::deploy::verify::Window {
-            attempts: 40,
-            interval: std::time::Duration::from_millis(100),
-            timeout: std::time::Duration::from_secs(3),
-        },
-    )
-    .expect("nginx serves the certificate certdeck deployed");
-}
-
 fn deployed_leaf(nginx: &Nginx) -> String {
     let pem = std::fs::read(nginx.cert_path()).unwrap();
     let ders = certdeck::ca::local::pem_certificates(&pem);
@@ -120,7 +104,7 @@ fn renew_gets_a_certificate_from_pebble_deploys_it_to_nginx_and_proves_it_is_ser
     let now_served = deployed_leaf(&nginx);
     assert_ne!(before, now_served);
     // A gracefully reloading nginx may answer from its old worker for a moment.
-    assert_served(&nginx, &now_served);
+    nginx.assert_serves(&now_served);
 
     let jobs = deck.json(&["jobs", "--json"]);
     assert_eq!(jobs[0]["state"], "verified");
@@ -131,7 +115,7 @@ fn renew_gets_a_certificate_from_pebble_deploys_it_to_nginx_and_proves_it_is_ser
     assert_eq!(code, 0, "{out}{err}");
     let renewed = deployed_leaf(&nginx);
     assert_ne!(renewed, now_served);
-    assert_served(&nginx, &renewed);
+    nginx.assert_serves(&renewed);
 }
 
 #[test]

@@ -144,7 +144,7 @@ fn an_identity_is_issued_deployed_reloaded_and_verified_against_nginx() {
 
     // nginx serves exactly the issued certificate.
     // A gracefully reloading nginx may answer from its old worker for a moment.
-    assert_served(&nginx, &fp);
+    nginx.assert_serves(&fp);
     // The key file is private, and the identity's current certificate is the new one.
     let mode = std::fs::metadata(nginx.key_path())
         .unwrap()
@@ -174,7 +174,7 @@ fn an_identity_is_issued_deployed_reloaded_and_verified_against_nginx() {
     assert_ne!(fp, fp2);
     assert_eq!(out2.job.reason, "manual");
     // A gracefully reloading nginx may answer from its old worker for a moment.
-    assert_served(&nginx, &fp2);
+    nginx.assert_serves(&fp2);
     assert_eq!(row_status(&ctx, &fp), "superseded");
 
     // The private key never entered the store or the audit log.
@@ -196,22 +196,6 @@ fn an_identity_is_issued_deployed_reloaded_and_verified_against_nginx() {
     ] {
         assert!(actions.contains(&a), "audit lacks {a}: {actions:?}");
     }
-}
-
-/// Waits (bounded, as certdeck's own verify does) until nginx serves `fingerprint` on
-/// consecutive handshakes: the old worker of a graceful reload may still answer briefly.
-fn assert_served(nginx: &Nginx, fingerprint: &str) {
-    certdeck::deploy::verify::served(
-        &nginx.addr(),
-        "www.example.test",
-        fingerprint,
-        certdeck::deploy::verify::Window {
-            attempts: 40,
-            interval: std::time::Duration::from_millis(100),
-            timeout: std::time::Duration::from_secs(3),
-        },
-    )
-    .expect("nginx serves the certificate certdeck deployed");
 }
 
 fn row_status(ctx: &Ctx, fp: &str) -> String {

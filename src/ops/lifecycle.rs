@@ -304,21 +304,31 @@ pub fn start_job(
         Activity::RenewalResponse,
         "job.plan",
         ("identity", identity),
-        |tx, now| {
-            let id = tx.insert_job(ident.id, auth.id, reason, &actor.name, now)?;
-            tx.append_audit(
-                actor,
-                now,
-                &Entry::success(
-                    "job.plan",
-                    "job",
-                    id.to_string(),
-                    json!({"identity": identity, "authority": auth.name, "reason": reason}),
-                ),
-            )?;
-            Ok(id)
-        },
+        |tx, now| plan_job(tx, actor, now, &ident, &auth, reason),
     )
+}
+
+/// A new job for `ident` at `auth`, with its `job.plan` record.
+fn plan_job(
+    tx: &crate::store::Tx<'_>,
+    actor: &Actor,
+    now: OffsetDateTime,
+    ident: &Identity,
+    auth: &crate::model::Authority,
+    reason: &str,
+) -> OpResult<i64> {
+    let id = tx.insert_job(ident.id, auth.id, reason, &actor.name, now)?;
+    tx.append_audit(
+        actor,
+        now,
+        &Entry::success(
+            "job.plan",
+            "job",
+            id.to_string(),
+            json!({"identity": ident.name, "authority": auth.name, "reason": reason}),
+        ),
+    )?;
+    Ok(id)
 }
 
 /// The identity as access scopes see it.
@@ -687,17 +697,7 @@ fn open_planned(
                         Some(job.id)
                     }
                     Open::New(ident, auth, to, reason) => {
-                        let id = tx.insert_job(ident.id, auth.id, reason, &actor.name, now)?;
-                        tx.append_audit(
-                            actor,
-                            now,
-                            &Entry::success(
-                                "job.plan",
-                                "job",
-                                id.to_string(),
-                                json!({"identity": ident.name, "authority": auth.name, "reason": reason}),
-                            ),
-                        )?;
+                        let id = plan_job(tx, actor, now, ident, auth, reason)?;
                         if auth.id != *to {
                             switch(id, &ident.name, &auth.name, *to)?;
                         }

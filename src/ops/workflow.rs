@@ -929,19 +929,7 @@ pub fn approved_revocation(
     fingerprint: &str,
     now: OffsetDateTime,
 ) -> OpResult<Option<Request>> {
-    Ok(read
-        .requests(&RequestFilter {
-            kind: Some(Kind::Revocation),
-            state: Some(State::Approved),
-            ..Default::default()
-        })?
-        .into_iter()
-        .rev()
-        .find(|r| {
-            r.used_at.is_none()
-                && r.effective_state(now) == State::Approved
-                && matches!(&r.payload, Payload::Revocation { certificate, .. } if certificate == fingerprint)
-        }))
+    revocation_in(read, fingerprint, State::Approved, now)
 }
 
 /// A pending revocation request for certificate `fingerprint`, if any (so asking twice
@@ -951,15 +939,25 @@ pub fn pending_revocation(
     fingerprint: &str,
     now: OffsetDateTime,
 ) -> OpResult<Option<Request>> {
-    Ok(read
-        .requests(&RequestFilter {
-            kind: Some(Kind::Revocation),
-            state: Some(State::Pending),
-            ..Default::default()
-        })?
-        .into_iter()
-        .find(|r| {
-            r.effective_state(now) == State::Pending
-                && matches!(&r.payload, Payload::Revocation { certificate, .. } if certificate == fingerprint)
-        }))
+    revocation_in(read, fingerprint, State::Pending, now)
+}
+
+/// The oldest unused revocation request for `fingerprint` that is in `state` now.
+fn revocation_in(
+    read: Read<'_>,
+    fingerprint: &str,
+    state: State,
+    now: OffsetDateTime,
+) -> OpResult<Option<Request>> {
+    let found = read.requests(&RequestFilter {
+        kind: Some(Kind::Revocation),
+        state: Some(state),
+        ..Default::default()
+    })?;
+    // Listed newest first.
+    Ok(found.into_iter().rev().find(|r| {
+        r.used_at.is_none()
+            && r.effective_state(now) == state
+            && matches!(&r.payload, Payload::Revocation { certificate, .. } if certificate == fingerprint)
+    }))
 }

@@ -53,6 +53,23 @@ pub struct Nginx {
 }
 
 impl Nginx {
+    /// Waits (bounded, as certdeck's own verify does) until nginx serves `fingerprint`
+    /// for www.example.test on consecutive handshakes: the old worker of a graceful
+    /// reload may still answer briefly.
+    pub fn assert_serves(&self, fingerprint: &str) {
+        certdeck::deploy::verify::served(
+            &self.addr(),
+            "www.example.test",
+            fingerprint,
+            certdeck::deploy::verify::Window {
+                attempts: 40,
+                interval: Duration::from_millis(100),
+                timeout: Duration::from_secs(3),
+            },
+        )
+        .expect("nginx serves the certificate certdeck deployed");
+    }
+
     pub fn start() -> Nginx {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
