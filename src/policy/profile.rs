@@ -437,6 +437,20 @@ struct FileCheck<'a> {
 }
 
 impl FileCheck<'_> {
+    /// A whole number that must lie in `lo..=hi`; out of range is an error at its
+    /// position (and the value is clamped so the rest of the file is still checked).
+    fn bounded(&mut self, v: &S<i64>, lo: i64, hi: i64, field: &str, unit: &str) -> u32 {
+        let n = *v.get_ref();
+        if !(lo..=hi).contains(&n) {
+            self.err(
+                v.span().start,
+                field,
+                format!("{n}: must be between {lo} and {hi}{unit}"),
+            );
+        }
+        n.clamp(lo, hi) as u32
+    }
+
     fn err(&mut self, offset: usize, field: &str, message: impl Into<String>) {
         let (line, column) = crate::config::line_col(self.text, offset);
         self.errors.push(PolicyError {
@@ -590,20 +604,10 @@ impl FileCheck<'_> {
                 out
             }
         };
-        let max_validity_days = match &r.max_validity_days {
-            None => None,
-            Some(d) => {
-                let v = *d.get_ref();
-                if !(1..=3650).contains(&v) {
-                    self.err(
-                        d.span().start,
-                        "profile.max_validity_days",
-                        format!("{v}: must be between 1 and 3650 days"),
-                    );
-                }
-                Some(v.clamp(1, 3650) as u32)
-            }
-        };
+        let max_validity_days = r
+            .max_validity_days
+            .as_ref()
+            .map(|d| self.bounded(d, 1, 3650, "profile.max_validity_days", " days"));
         let renew_before = match &r.renew_before {
             None => RenewBefore::Fraction { num: 1, den: 3 },
             Some(s) => match parse_renew_before(s.get_ref()) {
@@ -627,20 +631,10 @@ impl FileCheck<'_> {
         }
         let eku = self.names(&r.eku, EKU_NAMES, "profile.eku");
         let key_usage = self.names(&r.key_usage, KEY_USAGE_NAMES, "profile.key_usage");
-        let approvals = match &r.approvals {
-            None => 0,
-            Some(a) => {
-                let v = *a.get_ref();
-                if !(0..=10).contains(&v) {
-                    self.err(
-                        a.span().start,
-                        "profile.approvals",
-                        format!("{v}: must be between 0 and 10"),
-                    );
-                }
-                v.clamp(0, 10) as u32
-            }
-        };
+        let approvals = r
+            .approvals
+            .as_ref()
+            .map_or(0, |a| self.bounded(a, 0, 10, "profile.approvals", ""));
         let approver_role = r
             .approver_role
             .as_ref()
@@ -658,20 +652,18 @@ impl FileCheck<'_> {
                 );
             }
         }
-        let revocation_approvals = match &r.revocation_approvals {
-            None => DEFAULT_REVOCATION_APPROVALS,
-            Some(a) => {
-                let v = *a.get_ref();
-                if !(0..=10).contains(&v) {
-                    self.err(
-                        a.span().start,
+        let revocation_approvals =
+            r.revocation_approvals
+                .as_ref()
+                .map_or(DEFAULT_REVOCATION_APPROVALS, |a| {
+                    self.bounded(
+                        a,
+                        0,
+                        10,
                         "profile.revocation_approvals",
-                        format!("{v}: must be between 0 and 10 (0 = revoke without approval)"),
-                    );
-                }
-                v.clamp(0, 10) as u32
-            }
-        };
+                        " (0 = revoke without approval)",
+                    )
+                });
         if approvals > 0 && approver_role.as_deref().is_none_or(str::is_empty) {
             let at = r
                 .approvals
@@ -779,20 +771,10 @@ impl FileCheck<'_> {
                 patterns.push(v);
             }
         }
-        let max = match &s.max {
-            None => 100,
-            Some(m) => {
-                let v = *m.get_ref();
-                if !(1..=1000).contains(&v) {
-                    self.err(
-                        m.span().start,
-                        "profile.sans.max",
-                        format!("{v}: must be between 1 and 1000"),
-                    );
-                }
-                v.clamp(1, 1000) as u32
-            }
-        };
+        let max = s
+            .max
+            .as_ref()
+            .map_or(100, |m| self.bounded(m, 1, 1000, "profile.sans.max", ""));
         SanRules {
             dns_suffixes,
             patterns,

@@ -493,12 +493,7 @@ impl ApprovalsView {
         if let Some(c) = &self.compose {
             let h = 7.min(area.height);
             let w = area.width.saturating_sub(4).min(76);
-            let popup = Rect {
-                x: area.x + (area.width.saturating_sub(w)) / 2,
-                y: area.y + (area.height.saturating_sub(h)) / 2,
-                width: w,
-                height: h,
-            };
+            let popup = crate::tui::widgets::centered(area, w, h);
             f.render_widget(Clear, popup);
             let verb = match c.verdict {
                 Verdict::Approve => "Approve",
@@ -529,12 +524,7 @@ fn render_form(f: &mut Frame, area: Rect, sh: &Shared, form: &Form) {
     let st = |s: &str| sh.theme.style(s);
     let h = (form.fields.len() as u16 + 4).min(area.height);
     let w = area.width.saturating_sub(4).min(76);
-    let popup = Rect {
-        x: area.x + (area.width.saturating_sub(w)) / 2,
-        y: area.y + (area.height.saturating_sub(h)) / 2,
-        width: w,
-        height: h,
-    };
+    let popup = crate::tui::widgets::centered(area, w, h);
     f.render_widget(Clear, popup);
     let title = match form.kind {
         FormKind::Delegation => " New delegation request ",

@@ -37,12 +37,7 @@ pub fn render(f: &mut Frame, area: Rect, sh: &Shared, c: &Confirm) {
         })
         .sum();
     let h = (rows as u16 + 2).min(area.height.saturating_sub(2));
-    let popup = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height.saturating_sub(h)) / 2,
-        width: w,
-        height: h,
-    };
+    let popup = super::centered(area, w, h);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_type(if sh.unicode {

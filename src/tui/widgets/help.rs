@@ -74,12 +74,7 @@ pub fn render(
     }
     let w = area.width.saturating_sub(4).min(100);
     let h = area.height.saturating_sub(2).min(lines.len() as u16 + 2);
-    let popup = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    };
+    let popup = super::centered(area, w, h);
     let max_scroll = (lines.len() as u16).saturating_sub(h.saturating_sub(2));
     let scroll = scroll.min(max_scroll);
     let block = Block::default()

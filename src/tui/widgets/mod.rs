@@ -18,6 +18,17 @@ use std::borrow::Cow;
 use time::OffsetDateTime;
 use unicode_width::UnicodeWidthStr;
 
+/// A `w` x `h` rectangle centred in `area` (clipped to it), for popups.
+pub fn centered(area: ratatui::layout::Rect, w: u16, h: u16) -> ratatui::layout::Rect {
+    let (w, h) = (w.min(area.width), h.min(area.height));
+    ratatui::layout::Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
 /// Untrusted text made safe for a widget.
 pub fn text(s: &str) -> Cow<'_, str> {
     crate::sanitize::sanitize(s)
