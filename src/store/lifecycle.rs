@@ -456,25 +456,6 @@ impl Read<'_> {
             .optional()?)
     }
 
-    /// Ledger entries of an authority at or after `since`.
-    pub fn ledger_since(&self, authority_id: i64, since: OffsetDateTime) -> Result<Vec<LedgerRow>> {
-        let mut st = self.c.prepare_cached(
-            "SELECT at, authority_id, identity_id, kind, registered_domain, san_set
-             FROM issuance_ledger WHERE authority_id = ?1 AND at >= ?2 ORDER BY at",
-        )?;
-        let rows = st.query_map(params![authority_id, ts(since)], |r| {
-            Ok(LedgerRow {
-                at: from_ts(r.get(0)?),
-                authority_id: r.get(1)?,
-                identity_id: r.get(2)?,
-                kind: r.get(3)?,
-                registered_domain: r.get(4)?,
-                san_set: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    }
-
     pub fn alerts(&self, unresolved_only: bool) -> Result<Vec<AlertRow>> {
         let clause = if unresolved_only {
             "WHERE resolved_at IS NULL"
