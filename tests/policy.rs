@@ -829,3 +829,110 @@ fn findings_after_an_import_into_a_populated_inventory_equal_a_full_evaluation()
     policy_ops::evaluate(&mut ctx, &alice).unwrap();
     assert_eq!(after_import, stored_evaluations(&ctx));
 }
+
+#[test]
+fn stored_findings_from_before_schema_9_become_verdicts_on_upgrade() {
+    use certdeck::store::{Store, MIGRATIONS};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let day = 86_400i64;
+    let now = NOW.unix_timestamp();
+    {
+        // A database as schema 8 left it: findings stored as rows, with windows.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE schema_migrations (
+                 version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )
+        .unwrap();
+        let mut old: Vec<_> = MIGRATIONS.iter().filter(|m| m.0 <= 8).collect();
+        old.sort_by_key(|m| m.0);
+        for (v, name, sql) in old {
+            c.execute_batch(sql).unwrap();
+            c.execute(
+                "INSERT INTO schema_migrations VALUES (?1, ?2, '2026-05-01T00:00:00Z')",
+                rusqlite::params![v, name],
+            )
+            .unwrap();
+        }
+        c.pragma_update(None, "user_version", 8).unwrap();
+        let cert = |id: i64, cn: &str, not_after: i64, is_ca: bool, status: &str| {
+            c.execute(
+                "INSERT INTO certificates (id, fingerprint_sha256, der, serial, subject, subject_cn,
+                     issuer, sans, not_before, not_after, key_algorithm, key_bits,
+                     signature_algorithm, is_ca, self_signed, status, source, first_seen)
+                 VALUES (?1, ?2, x'00', '01', ?3, ?4, 'CN=Old CA', ?4, ?5, ?6, 'ecdsa', 256,
+                     'ecdsa-with-SHA256', ?7, 0, ?8, 'import', '2026-05-01T00:00:00Z')",
+                rusqlite::params![
+                    id,
+                    format!("{id:064x}"),
+                    format!("CN={cn}"),
+                    cn,
+                    not_after - 90 * day,
+                    not_after,
+                    is_ca,
+                    status
+                ],
+            )
+            .unwrap();
+        };
+        let finding = |id: i64, rule: &str, from: Option<i64>| {
+            c.execute(
+                "INSERT INTO findings (certificate_id, rule, severity, message, applies_from,
+                     evaluated_at) VALUES (?1, ?2, 'error', 'old', ?3, '2026-05-01T00:00:00Z')",
+                rusqlite::params![id, rule, from],
+            )
+            .unwrap();
+        };
+        // Renewed by 2: the old evaluation gave it no expiry finding.
+        cert(1, "api.example.com", now - day, false, "active");
+        finding(1, "owner.missing", None);
+        // The renewal, with its expiry ahead.
+        cert(2, "api.example.com", now + 60 * day, false, "active");
+        finding(2, "owner.missing", None);
+        finding(2, "cert.expired", Some(now + 60 * day));
+        // History: no findings, and none derived.
+        cert(3, "old.example.com", now - day, false, "superseded");
+        // Never evaluated: taken as not renewed, so its expiry shows.
+        cert(4, "never.example.com", now - day, false, "active");
+    }
+    let store = Store::open(&path).unwrap();
+    let read = store.read();
+    let tables: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'findings'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 0, "findings are no longer stored");
+    let rules = |id: i64| -> Vec<String> {
+        let row = read.certificate_row(id).unwrap().unwrap();
+        row.findings
+            .iter()
+            .filter(|f| f.is_open(NOW))
+            .map(|f| f.rule.clone())
+            .collect()
+    };
+    assert!(
+        !rules(1).contains(&"cert.expired".to_string()),
+        "{:?}",
+        rules(1)
+    );
+    assert!(!rules(1).contains(&"renewal.due".to_string()));
+    assert!(rules(1).contains(&"owner.missing".to_string()));
+    assert!(!rules(2).contains(&"cert.expired".to_string()));
+    assert!(rules(3).is_empty(), "{:?}", rules(3));
+    assert!(
+        rules(4).contains(&"cert.expired".to_string()),
+        "{:?}",
+        rules(4)
+    );
+    // Later, the renewal's own expiry shows without re-evaluation.
+    let row = read.certificate_row(2).unwrap().unwrap();
+    assert!(row
+        .findings
+        .iter()
+        .any(|f| f.rule == "cert.expired" && f.is_open(NOW + Duration::days(61))));
+}

@@ -432,6 +432,9 @@ fn a_bulk_import_leaves_the_schema_and_the_indexes_as_it_found_them() {
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.new, 4);
     assert_eq!(schema(), before);
+    // It wrote through a rollback journal (it had the database to itself), and left the
+    // database in WAL mode, as the next command expects to find it.
+    assert!(ctx.store.in_wal_mode().unwrap());
     let c = raw(&path);
     let check: String = c
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
@@ -449,4 +452,32 @@ fn a_bulk_import_leaves_the_schema_and_the_indexes_as_it_found_them() {
             .unwrap();
         assert_eq!(n, 4, "{index}");
     }
+}
+
+/// A bulk load writes through a rollback journal only when it has the database to
+/// itself: with a console or `run` connected, it stays in WAL mode so they keep reading.
+#[test]
+fn a_bulk_load_leaves_wal_mode_only_when_no_one_else_has_the_database_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let mut store = Store::open(&path).unwrap();
+    {
+        let console = Store::open(&path).unwrap();
+        console.read().certificate_count().unwrap();
+        assert!(!store.begin_bulk_load(), "another connection is open");
+        assert!(store.in_wal_mode().unwrap());
+        assert!(console.in_wal_mode().unwrap());
+    }
+    assert!(store.begin_bulk_load());
+    assert!(!store.in_wal_mode().unwrap());
+    store.end_bulk_load();
+    assert!(store.in_wal_mode().unwrap());
+    // Interrupted in the middle of a bulk load: WAL mode again at the next opening.
+    assert!(store.begin_bulk_load());
+    drop(store);
+    assert!(Store::open(&path).unwrap().in_wal_mode().unwrap());
+    let mode: String = raw(&path)
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
 }

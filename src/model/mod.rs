@@ -497,8 +497,8 @@ pub struct Finding {
     pub profile: Option<String>,
     /// Content hash of the policy set the evaluation used.
     pub policy_version: Option<String>,
-    /// Time-bound findings (expiry, renewal due) are stored ahead and apply only within
-    /// this window, so stored findings stay true as the clock moves.
+    /// Time-bound findings (expiry, renewal due) are made ahead and apply only within
+    /// this window, so findings read once stay true as the clock moves.
     #[serde(with = "time::serde::rfc3339::option")]
     pub applies_from: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]

@@ -189,7 +189,13 @@ pub fn import(
             Source::Path(_) => None,
         })
         .collect();
-    run(
+    // An import that more than doubles the inventory is a bulk load: its expiry indexes
+    // are built once at the end rather than certificate by certificate, and it writes
+    // through a rollback journal when it has the database to itself.
+    let held = ctx.store.read().max_certificate_id()?;
+    let bulk = total >= BULK_LOAD_BYTES && total / PEM_BYTES_PER_CERTIFICATE >= held.max(0) as u64;
+    let journal = bulk && ctx.store.begin_bulk_load();
+    let result = run(
         ctx,
         actor,
         Activity::MaintainInventory,
@@ -240,15 +246,12 @@ pub fn import(
             };
             // A large import touches every page of the fingerprint and SAN indexes.
             tx.widen_cache(IMPORT_CACHE_KIB)?;
-            // An import that more than doubles the inventory builds the expiry indexes
-            // once at the end rather than inserting into them certificate by certificate.
-            let bulk = total >= BULK_LOAD_BYTES
-                && total / PEM_BYTES_PER_CERTIFICATE >= writer.imported.before.max(0) as u64;
             let deferred = if bulk {
                 Some(tx.defer_indexes_for_bulk_load()?)
             } else {
                 None
             };
+            let started = std::time::Instant::now();
             let mut done = 0u64;
             for input in bytes_inputs.drain(..) {
                 ingest_one(&mut writer, input, &mut report, &mut |n| {
@@ -276,10 +279,17 @@ pub fn import(
             }
             // Certificates whose issuer came later in the input are linked now, and may
             // inherit an authority: their rows in memory take it too.
+            let ms = |t: std::time::Instant| t.elapsed().as_millis() as u64;
+            tracing::debug!(
+                ms = ms(started),
+                new = report.new,
+                "import: certificates stored"
+            );
             if let Some(d) = deferred {
                 tx.rebuild_indexes(d)?;
             }
             let late_links = tx.link_issuers()?;
+            tracing::debug!(ms = ms(started), "import: indexes built, issuers linked");
             report.issuer_links += late_links;
             let mut imported = writer.imported;
             if late_links > 0 {
@@ -292,7 +302,8 @@ pub fn import(
                     r.authority = names.get(&r.id).cloned();
                 }
             }
-            super::policy::recompute_imported(tx, now, &report.touched, imported)?;
+            super::policy::recompute_imported(tx, &report.touched, imported)?;
+            tracing::debug!(ms = ms(started), "import: verdicts stored");
             tx.append_audit(
                 actor,
                 now,
@@ -315,7 +326,11 @@ pub fn import(
             )?;
             Ok(report)
         },
-    )
+    );
+    if journal {
+        ctx.store.end_bulk_load();
+    }
+    result
 }
 
 /// Page cache for the import's transaction, in KiB (SQLite's default is 2 MiB).

@@ -1,12 +1,15 @@
 //! Policy verbs: load a policy set, assign profiles, evaluate compliance, record and
 //! revoke exceptions. Every change re-evaluates the inventory in the same transaction, so
-//! stored findings always belong to the policy version recorded with them.
+//! the stored verdicts (profile, renewed) always belong to the policy in force; findings
+//! are derived from them when read.
 
 use super::{run, Ctx, OpError, OpResult};
 use crate::access::Activity;
 use crate::audit::Entry;
 use crate::model::{Actor, Severity};
-use crate::policy::compliance::{evaluate_inventory, Evaluation, Evaluator, Inventory, Usage};
+use crate::policy::compliance::{
+    evaluate_inventory, Evaluation, Evaluator, Inventory, Usage, Verdict,
+};
 use crate::policy::exception::{ExceptionObject, NewException};
 use crate::policy::{parse_set, MatchRule};
 use crate::store::{Read, StoreError, Tx};
@@ -234,7 +237,7 @@ pub fn recompute_in(tx: &Tx<'_>, now: OffsetDateTime) -> OpResult<Summary> {
 /// Re-evaluates the certificates `ids` inside an operation's transaction, with every
 /// certificate their judgement depends on or that depends on them: those that renew them
 /// or that they renew, and for a CA those it issued. Ops that change certificates
-/// (assign, adopt, issuance) call this before they commit, so stored findings never lag
+/// (assign, adopt, issuance) call this before they commit, so stored verdicts never lag
 /// behind the inventory. Costs what the touched certificates cost, not the inventory.
 pub fn recompute_certificates_in(
     tx: &Tx<'_>,
@@ -274,14 +277,9 @@ pub(crate) struct Imported {
 }
 
 /// [`recompute_certificates_in`] for an import: the same certificates judged, the same
-/// findings stored, but the import's new rows come from memory, and the inventory is read
+/// verdicts stored, but the import's new rows come from memory, and the inventory is read
 /// only for certificates that were there before (none, into a fresh inventory).
-pub(crate) fn recompute_imported(
-    tx: &Tx<'_>,
-    now: OffsetDateTime,
-    touched: &[i64],
-    imported: Imported,
-) -> OpResult<Summary> {
+pub(crate) fn recompute_imported(tx: &Tx<'_>, touched: &[i64], imported: Imported) -> OpResult<()> {
     let started = std::time::Instant::now();
     let read = tx.read();
     let Imported {
@@ -339,22 +337,20 @@ pub(crate) fn recompute_imported(
         tx.clear_evaluation(Some(&old))?;
     }
     tx.clear_evaluation_above(before)?;
-    let summary = evaluate_and_store(tx, now, &stored, started)?;
+    store_verdicts_of(tx, &stored, started)?;
     // A large import's rows are freed off the writing thread, which commits meanwhile
     // (if no thread can be started, they are freed here).
     if stored.rows.len() > EVALUATION_ROUND {
         let _ = std::thread::Builder::new().spawn(move || drop(stored));
     }
-    Ok(summary)
+    Ok(())
 }
 
-/// Rows judged per round of [`evaluate_and_store`].
-const EVALUATION_ROUND: usize = 1024;
+/// Rows judged per round of [`evaluate_and_store`]: each round's findings are counted
+/// and dropped before the next, so memory never holds a large inventory's findings.
+const EVALUATION_ROUND: usize = 8192;
 
-/// Judges the rows `stored` selects and stores the results, in rounds: a worker thread
-/// evaluates round k+1 while this thread (the transaction's) stores round k. Results are
-/// written as they are made, so memory holds the inventory's rows and two rounds of
-/// findings, never every finding.
+/// Judges the rows `stored` selects, stores their verdicts and counts their findings.
 fn evaluate_and_store(
     tx: &Tx<'_>,
     now: OffsetDateTime,
@@ -363,51 +359,29 @@ fn evaluate_and_store(
 ) -> OpResult<Summary> {
     let inv = stored.inventory();
     let judge = Evaluator::new(&inv);
-    let now_s = crate::clock::rfc3339(now);
     let mut summary = Summary {
         policy_version: stored.version.clone(),
         ..Default::default()
     };
-    let store = |evals: &[Evaluation], summary: &mut Summary| -> OpResult<()> {
-        for e in evals {
-            summary.count(e, now);
-        }
-        tx.store_evaluations(evals, &now_s)?;
-        Ok(())
-    };
-    let evaluate = |from: usize| -> Vec<Evaluation> {
-        (from..(from + EVALUATION_ROUND).min(judge.len()))
-            .filter_map(|i| judge.evaluate(i))
-            .collect()
-    };
-    if judge.len() <= EVALUATION_ROUND {
-        store(&evaluate(0), &mut summary)?;
-    } else {
-        let mut pending: Option<Vec<Evaluation>> = None;
-        // A round already stored is freed by the next worker too: hundreds of thousands
-        // of small strings, work the writing thread need not do.
-        let mut stored_round: Option<Vec<Evaluation>> = None;
-        for from in (0..judge.len()).step_by(EVALUATION_ROUND) {
-            let next = std::thread::scope(|s| -> OpResult<Vec<Evaluation>> {
-                let trash = stored_round.take();
-                let worker = s.spawn(|| {
-                    drop(trash);
-                    evaluate(from)
-                });
-                if let Some(done) = pending.take() {
-                    store(&done, &mut summary)?;
-                    stored_round = Some(done);
-                }
-                worker
-                    .join()
-                    .map_err(|_| OpError::Invalid("policy evaluation thread failed".into()))
-            })?;
-            pending = Some(next);
-        }
-        if let Some(done) = pending.take() {
-            store(&done, &mut summary)?;
-        }
-    }
+    in_rounds(
+        &judge,
+        |j, i| j.evaluate(i),
+        |evals: Vec<Evaluation>| {
+            let verdicts: Vec<Verdict> = evals
+                .into_iter()
+                .map(|e| {
+                    summary.count(&e, now);
+                    Verdict {
+                        certificate_id: e.certificate_id,
+                        profile: e.profile,
+                        renewed: e.renewed,
+                    }
+                })
+                .collect();
+            tx.store_verdicts(&verdicts)?;
+            Ok(())
+        },
+    )?;
     tracing::debug!(
         certificates = summary.certificates,
         findings = summary.findings,
@@ -415,6 +389,70 @@ fn evaluate_and_store(
         "policy recompute: stored"
     );
     Ok(summary)
+}
+
+/// Judges the rows `stored` selects and stores their verdicts, without making their
+/// findings (an import reports no compliance counts; readers derive findings).
+fn store_verdicts_of(tx: &Tx<'_>, stored: &Stored, started: std::time::Instant) -> OpResult<()> {
+    let inv = stored.inventory();
+    let judge = Evaluator::new(&inv);
+    let mut n = 0usize;
+    in_rounds(
+        &judge,
+        |j, i| j.verdict(i),
+        |verdicts: Vec<Verdict>| {
+            n += verdicts.len();
+            tx.store_verdicts(&verdicts)?;
+            Ok(())
+        },
+    )?;
+    tracing::debug!(
+        certificates = n,
+        ms = started.elapsed().as_millis() as u64,
+        "policy verdicts stored"
+    );
+    Ok(())
+}
+
+/// Applies `each` to every row of `judge`, a round at a time, on every core, handing
+/// each round's results (in row order) to `sink` on this thread, the transaction's.
+fn in_rounds<'a, T: Send>(
+    judge: &Evaluator<'a>,
+    each: impl Fn(&Evaluator<'a>, usize) -> Option<T> + Sync,
+    mut sink: impl FnMut(Vec<T>) -> OpResult<()>,
+) -> OpResult<()> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for from in (0..judge.len()).step_by(EVALUATION_ROUND) {
+        let to = (from + EVALUATION_ROUND).min(judge.len());
+        let round: Vec<T> =
+            if threads < 2 || to - from < 1024 {
+                (from..to).filter_map(|i| each(judge, i)).collect()
+            } else {
+                let chunk = (to - from).div_ceil(threads);
+                std::thread::scope(|s| {
+                    let parts: Vec<_> = (from..to)
+                        .step_by(chunk)
+                        .map(|a| {
+                            let each = &each;
+                            s.spawn(move || {
+                                (a..(a + chunk).min(to))
+                                    .filter_map(|i| each(judge, i))
+                                    .collect::<Vec<T>>()
+                            })
+                        })
+                        .collect();
+                    let mut out = Vec::with_capacity(to - from);
+                    for p in parts {
+                        out.extend(p.join().map_err(|_| {
+                            OpError::Invalid("policy evaluation thread failed".into())
+                        })?);
+                    }
+                    Ok::<_, OpError>(out)
+                })?
+            };
+        sink(round)?;
+    }
+    Ok(())
 }
 
 /// Evaluates the inventory as stored without writing anything (`policy check`, read-only

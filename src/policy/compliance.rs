@@ -278,7 +278,7 @@ fn findings(s: &Subject<'_>, version: Option<&str>) -> Vec<Finding> {
         );
     }
 
-    // Expiry and renewal: stored with the time they start to apply, so stored findings
+    // Expiry and renewal: made with the time they start to apply, so findings read once
     // stay true as the clock moves (an expiry needs no re-evaluation to show).
     if !s.renewed {
         let rb = s
@@ -544,7 +544,21 @@ pub struct Inventory<'a> {
 pub struct Evaluation {
     pub certificate_id: i64,
     pub profile: Option<(String, Via)>,
+    /// A newer certificate of the same identity (or name and SANs) exists.
+    pub renewed: bool,
     pub findings: Vec<Finding>,
+}
+
+/// What an evaluation decides about a certificate from the rest of the inventory and the
+/// policy's rules, which its row alone does not say: the profile it is judged against
+/// and whether it was renewed. The store keeps this, not the findings, which [`judge`]
+/// derives from it on every read (a 100k-certificate import writes one small row for
+/// each renewed or profiled certificate instead of four findings for each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub certificate_id: i64,
+    pub profile: Option<(String, Via)>,
+    pub renewed: bool,
 }
 
 /// Evaluates every certificate: resolves profiles, detects renewals, applies exceptions.
@@ -619,8 +633,11 @@ impl<'a> Evaluator<'a> {
         self.inv.rows.is_empty()
     }
 
-    /// The evaluation of row `index`, or `None` when the inventory's `only` leaves it out.
-    pub fn evaluate(&self, index: usize) -> Option<Evaluation> {
+    /// What the evaluation of row `index` decides from the whole inventory (its profile,
+    /// through identity or rules, and whether it was renewed), or `None` when the
+    /// inventory's `only` leaves it out. This is what the store keeps: the findings
+    /// follow from it and the row ([`judge`]).
+    pub fn verdict(&self, index: usize) -> Option<Verdict> {
         let inv = self.inv;
         let row = &inv.rows[index];
         if inv.only.is_some_and(|o| !o.contains(&row.id)) {
@@ -631,36 +648,76 @@ impl<'a> Evaluator<'a> {
             .as_ref()
             .map(|i| inv.identity_profiles.get(i).and_then(|p| p.as_deref()));
         let resolved = resolve_profile(row, identity_profile, inv.rules);
-        let profile = resolved.and_then(|(n, _)| self.by_name.get(n).copied());
         let renewed = !row.is_ca
             && self
                 .latest
                 .get(self.keys[index].as_str())
                 .is_some_and(|t| *t > row.not_after);
-        let mut findings = evaluate(
-            &Subject {
-                row,
-                usage: inv.usage.get(&row.id),
-                profile,
-                renewed,
-            },
-            inv.version,
-        );
-        if !inv.exceptions.is_empty() {
-            for f in &mut findings {
-                f.exception = exception_for(row, &f.rule, inv.exceptions).map(|e| ExceptionNote {
-                    id: e.id,
-                    until: e.until,
-                    by: e.by.clone(),
-                });
-            }
-        }
-        Some(Evaluation {
+        Some(Verdict {
             certificate_id: row.id,
             profile: resolved.map(|(n, v)| (n.to_string(), v)),
+            renewed,
+        })
+    }
+
+    /// The evaluation of row `index`: its verdict and the findings that follow from it,
+    /// or `None` when the inventory's `only` leaves it out.
+    pub fn evaluate(&self, index: usize) -> Option<Evaluation> {
+        let inv = self.inv;
+        let verdict = self.verdict(index)?;
+        let row = &inv.rows[index];
+        let profile = verdict
+            .profile
+            .as_ref()
+            .and_then(|(n, _)| self.by_name.get(n.as_str()).copied());
+        let findings = judge(
+            row,
+            inv.usage.get(&row.id),
+            profile,
+            verdict.renewed,
+            inv.version,
+            inv.exceptions,
+        );
+        Some(Evaluation {
+            certificate_id: row.id,
+            profile: verdict.profile,
+            renewed: verdict.renewed,
             findings,
         })
     }
+}
+
+/// The findings of one certificate given its verdict: [`evaluate`] with each finding's
+/// exception noted. A pure function of the row, its extension facts, its profile, the
+/// verdict and the exceptions, so findings read back from the store ([`Verdict`]s are
+/// what is stored) are exactly the ones the evaluation made.
+pub fn judge(
+    row: &CertRow,
+    usage: Option<&Usage>,
+    profile: Option<&Profile>,
+    renewed: bool,
+    version: Option<&str>,
+    exceptions: &[ExceptionRef],
+) -> Vec<Finding> {
+    let mut findings = evaluate(
+        &Subject {
+            row,
+            usage,
+            profile,
+            renewed,
+        },
+        version,
+    );
+    if !exceptions.is_empty() {
+        for f in &mut findings {
+            f.exception = exception_for(row, &f.rule, exceptions).map(|e| ExceptionNote {
+                id: e.id,
+                until: e.until,
+                by: e.by.clone(),
+            });
+        }
+    }
+    findings
 }
 
 /// Non-compliance across certificate rows at `now`, for dashboards and the policy view:

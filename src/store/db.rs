@@ -26,7 +26,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0008_foundation_scale.sql"),
     ),
     (6, "workflow", include_str!("migrations/0006_workflow.sql")),
+    (
+        9,
+        "policy-verdicts",
+        include_str!("migrations/0009_policy_verdicts.sql"),
+    ),
 ];
+
+/// How long a writer waits for another's transaction to end.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -153,7 +161,7 @@ impl Store {
     }
 
     fn configure(&mut self) -> Result<()> {
-        self.conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         // 16 KiB pages for a new database (it can only be chosen before the first write):
         // fewer, fuller pages make a 100k-certificate import about a fifth cheaper.
@@ -164,8 +172,7 @@ impl Store {
             self.conn.pragma_update(None, "page_size", 16_384)?;
         }
         if self.path.is_some() {
-            self.conn.pragma_update(None, "journal_mode", "WAL")?;
-            self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+            self.enter_wal()?;
         }
         self.conn.pragma_update(None, "temp_store", "MEMORY")?;
         self.conn.set_prepared_statement_cache_capacity(64);
@@ -232,6 +239,61 @@ impl Store {
 
     pub fn read(&self) -> Read<'_> {
         Read { c: &self.conn }
+    }
+
+    /// Prepares for a bulk load (one transaction writing most of the database): a
+    /// rollback journal instead of the write-ahead log, when no other connection has the
+    /// database open. Returns whether it switched; [`Store::end_bulk_load`] switches back.
+    ///
+    /// In WAL mode every page is written twice, to the log and then to the database by
+    /// the checkpoint; a rollback journal writes new pages once, straight into the file,
+    /// and journals only the pages that existed before. It is as crash-safe
+    /// (synchronous FULL while it lasts): a crash leaves a hot journal that the next
+    /// opening rolls back. With another connection open (a console, `run`), the switch
+    /// is refused at once and the load runs in WAL mode as usual. During the load, a
+    /// certdeck command that opens the database waits for it (up to its busy timeout)
+    /// rather than reading alongside.
+    pub fn begin_bulk_load(&mut self) -> bool {
+        if self.path.is_none() || self.readonly {
+            return false;
+        }
+        let switch = || -> Result<bool> {
+            self.conn.busy_timeout(std::time::Duration::ZERO)?;
+            let mode: String =
+                self.conn
+                    .pragma_update_and_check(None, "journal_mode", "DELETE", |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("delete") {
+                return Ok(false);
+            }
+            self.conn.pragma_update(None, "synchronous", "FULL")?;
+            Ok(true)
+        };
+        let switched = switch().unwrap_or(false);
+        let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
+        tracing::debug!(switched, "bulk load through a rollback journal");
+        switched
+    }
+
+    /// Back to WAL mode after [`Store::begin_bulk_load`] switched away from it (every
+    /// opening sets it too, so a failure here only lasts until the next command).
+    pub fn end_bulk_load(&mut self) {
+        if let Err(e) = self.enter_wal() {
+            tracing::warn!(error = %e, "could not return to WAL mode after a bulk load");
+        }
+    }
+
+    fn enter_wal(&mut self) -> Result<()> {
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(())
+    }
+
+    /// Whether the database is in WAL mode now (false during a [`Store::bulk_load`]).
+    pub fn in_wal_mode(&self) -> Result<bool> {
+        let mode: String = self
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        Ok(mode.eq_ignore_ascii_case("wal"))
     }
 
     /// Pages the WAL may grow to before SQLite checkpoints it (for this connection).

@@ -164,17 +164,6 @@ impl Tx<'_> {
         Ok(self.tx.last_insert_rowid())
     }
 
-    /// Removes the compliance findings of `ids` (certificates that became history).
-    pub fn clear_findings(&self, ids: &[i64]) -> Result<()> {
-        let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-        self.tx
-            .prepare_cached(
-                "DELETE FROM findings WHERE certificate_id IN (SELECT value FROM json_each(?1))",
-            )?
-            .execute([list])?;
-        Ok(())
-    }
-
     /// Moves a job to `state` (clearing any failure: the step is being tried again).
     pub fn set_job_state(&self, id: i64, state: JobState, now: OffsetDateTime) -> Result<()> {
         let finished = state.is_final().then(|| ts(now));

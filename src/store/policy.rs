@@ -1,14 +1,15 @@
 //! Policy tables: loaded versions and profiles, assignment rules, extension facts,
-//! evaluation results (profiles and findings per certificate), exceptions.
+//! evaluation verdicts (profile, renewed) per certificate and the findings derived from
+//! them on read, exceptions.
 
 use super::db::{Read, Result, StoreError, Tx};
-use crate::model::{CertRow, Environment, ExceptionNote, Finding, Severity};
-use crate::policy::compliance::{Evaluation, ExceptionRef, Usage};
+use crate::model::{CertRow, Environment, Finding};
+use crate::policy::compliance::{self, ExceptionRef, Usage, Verdict};
 use crate::policy::exception::{Exception, ExceptionObject, NewException};
 use crate::policy::{MatchRule, PolicySet, Profile};
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
 /// The policy set in force.
@@ -124,127 +125,63 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Replaces the stored evaluation results: all of them (`partial` false), or only
-    /// those of the certificates in `evals`.
-    pub fn replace_evaluation(
-        &self,
-        evals: &[Evaluation],
-        partial: bool,
-        now: OffsetDateTime,
-    ) -> Result<()> {
-        if partial {
-            let ids: Vec<i64> = evals.iter().map(|e| e.certificate_id).collect();
-            self.clear_evaluation(Some(&ids))?;
-        } else {
-            self.clear_evaluation(None)?;
-        }
-        let now_s = crate::clock::rfc3339(now);
-        for e in evals {
-            self.store_evaluation(e, &now_s)?;
-        }
-        Ok(())
-    }
-
-    /// Forgets the stored evaluation results of `ids` (all of them with `None`), before
-    /// their new results are stored with [`Tx::store_evaluation`]. One statement over the
-    /// ids (as a JSON array), whatever their number.
+    /// Forgets the stored verdicts of `ids` (all of them with `None`), before their new
+    /// ones are stored with [`Tx::store_verdicts`]. One statement per table over the ids
+    /// (as a JSON array), whatever their number.
     pub fn clear_evaluation(&self, ids: Option<&[i64]>) -> Result<()> {
         match ids {
             Some(ids) => {
                 let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-                self.tx.execute(
-                    "DELETE FROM findings WHERE certificate_id IN (SELECT value FROM json_each(?1))",
-                    [&list],
-                )?;
-                self.tx.execute(
-                    "DELETE FROM certificate_profiles
-                     WHERE certificate_id IN (SELECT value FROM json_each(?1))",
-                    [&list],
-                )?;
+                for table in ["certificate_profiles", "renewed_certificates"] {
+                    self.tx.execute(
+                        &format!(
+                            "DELETE FROM {table} WHERE certificate_id IN (SELECT value FROM json_each(?1))"
+                        ),
+                        [&list],
+                    )?;
+                }
             }
             None => {
-                self.tx.execute("DELETE FROM findings", [])?;
                 self.tx.execute("DELETE FROM certificate_profiles", [])?;
+                self.tx.execute("DELETE FROM renewed_certificates", [])?;
             }
         }
         Ok(())
     }
 
-    /// Forgets the stored evaluation results of every certificate with an id above `id`
-    /// (a range of the index: nothing to do when they are all new).
+    /// Forgets the stored verdicts of every certificate with an id above `id` (a range
+    /// of the primary key: nothing to do when they are all new).
     pub fn clear_evaluation_above(&self, id: i64) -> Result<()> {
-        self.tx
-            .execute("DELETE FROM findings WHERE certificate_id > ?1", [id])?;
         self.tx.execute(
             "DELETE FROM certificate_profiles WHERE certificate_id > ?1",
+            [id],
+        )?;
+        self.tx.execute(
+            "DELETE FROM renewed_certificates WHERE certificate_id > ?1",
             [id],
         )?;
         Ok(())
     }
 
-    /// Stores one certificate's evaluation (its previous one cleared first), evaluated at
-    /// `evaluated_at` (RFC 3339).
-    pub fn store_evaluation(&self, e: &Evaluation, evaluated_at: &str) -> Result<()> {
-        if let Some((p, via)) = &e.profile {
-            self.tx
-                .prepare_cached(
-                    "INSERT INTO certificate_profiles (certificate_id, profile, via) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![e.certificate_id, p, via.as_str()])?;
-        }
-        if e.findings.is_empty() {
-            return Ok(());
-        }
-        let mut ff = self.tx.prepare_cached(
-            "INSERT INTO findings (certificate_id, rule, severity, message, value, profile, policy_version,
-                 applies_from, applies_until, evaluated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    /// Stores verdicts (each certificate's previous one cleared first): its profile when
+    /// it has one, and that it was renewed when it was. The findings are not stored:
+    /// [`Read::attach_findings`] derives them from these.
+    pub fn store_verdicts(&self, verdicts: &[Verdict]) -> Result<()> {
+        let mut profile = self.tx.prepare_cached(
+            "INSERT INTO certificate_profiles (certificate_id, profile, via) VALUES (?1, ?2, ?3)",
         )?;
-        for f in &e.findings {
-            ff.execute(params![
-                e.certificate_id,
-                f.rule,
-                f.severity.as_str(),
-                f.message,
-                f.value,
-                f.profile,
-                f.policy_version,
-                f.applies_from.map(|t| t.unix_timestamp()),
-                f.applies_until.map(|t| t.unix_timestamp()),
-                evaluated_at
-            ])?;
-        }
-        Ok(())
-    }
-
-    /// Stores the evaluations of several certificates (each one's previous results
-    /// cleared first), as [`Tx::store_evaluation`] would one by one, with the findings
-    /// written [`FINDINGS_PER_INSERT`] rows to a statement: a large recompute writes
-    /// hundreds of thousands of findings, and per-statement work dominates single-row
-    /// inserts.
-    pub fn store_evaluations(&self, evals: &[Evaluation], evaluated_at: &str) -> Result<()> {
-        {
-            let mut st = self.tx.prepare_cached(
-                "INSERT INTO certificate_profiles (certificate_id, profile, via) VALUES (?1, ?2, ?3)",
-            )?;
-            for e in evals {
-                if let Some((p, via)) = &e.profile {
-                    st.execute(params![e.certificate_id, p, via.as_str()])?;
-                }
+        let mut renewed = self
+            .tx
+            .prepare_cached("INSERT INTO renewed_certificates (certificate_id) VALUES (?1)")?;
+        for v in verdicts {
+            if let Some((p, via)) = &v.profile {
+                profile.execute(params![v.certificate_id, p, via.as_str()])?;
+            }
+            if v.renewed {
+                renewed.execute([v.certificate_id])?;
             }
         }
-        let all: Vec<(i64, &Finding)> = evals
-            .iter()
-            .flat_map(|e| e.findings.iter().map(move |f| (e.certificate_id, f)))
-            .collect();
-        self.insert_many(
-            FINDING_INSERT,
-            FINDING_VALUES,
-            FINDING_COLUMNS,
-            FINDINGS_PER_INSERT,
-            &all,
-            |st, offset, (id, f)| bind_finding(st, offset, *id, f, evaluated_at),
-        )
+        Ok(())
     }
 
     /// Stores the extension facts of certificates just stored (none has any yet), many
@@ -298,80 +235,29 @@ impl Tx<'_> {
     }
 }
 
-/// Findings per INSERT statement in [`Tx::store_evaluations`] (10 columns each: 2,560
-/// parameters, well under SQLite's limit of 32,766). Large, because a statement that
-/// writes several rows keeps a journal of the pages it changes (to undo itself alone):
-/// its cost is per statement, so it must be spread over many rows.
-const FINDINGS_PER_INSERT: usize = 256;
-const FINDING_COLUMNS: usize = 10;
-const FINDING_INSERT: &str = "INSERT INTO findings (certificate_id, rule, severity, message,
-    value, profile, policy_version, applies_from, applies_until, evaluated_at) VALUES";
-const FINDING_VALUES: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-
-/// Binds one finding's columns from parameter `offset + 1` on.
-fn bind_finding(
-    st: &mut rusqlite::CachedStatement<'_>,
-    offset: usize,
-    certificate_id: i64,
-    f: &Finding,
-    evaluated_at: &str,
-) -> rusqlite::Result<()> {
-    st.raw_bind_parameter(offset + 1, certificate_id)?;
-    st.raw_bind_parameter(offset + 2, f.rule.as_str())?;
-    st.raw_bind_parameter(offset + 3, f.severity.as_str())?;
-    st.raw_bind_parameter(offset + 4, f.message.as_str())?;
-    st.raw_bind_parameter(offset + 5, f.value.as_deref())?;
-    st.raw_bind_parameter(offset + 6, f.profile.as_deref())?;
-    st.raw_bind_parameter(offset + 7, f.policy_version.as_deref())?;
-    st.raw_bind_parameter(offset + 8, f.applies_from.map(|t| t.unix_timestamp()))?;
-    st.raw_bind_parameter(offset + 9, f.applies_until.map(|t| t.unix_timestamp()))?;
-    st.raw_bind_parameter(offset + 10, evaluated_at)?;
-    Ok(())
+/// What deriving findings needs besides each row: the profiles in force by name, the
+/// unrevoked exceptions and the current policy version (read once per call, however
+/// many rows are judged).
+struct Judging {
+    profiles: HashMap<String, Profile>,
+    exceptions: Vec<ExceptionRef>,
+    version: Option<String>,
 }
 
-const FINDING_SELECT: &str = "SELECT f.certificate_id, f.rule, f.severity, f.message, f.value,
-        f.profile, f.policy_version, e.id, e.expires_at, e.granted_by, f.applies_from, f.applies_until
-    FROM findings f
-    JOIN certificates c ON c.id = f.certificate_id
-    LEFT JOIN identities i ON i.id = c.identity_id
-    LEFT JOIN exceptions e ON e.id = (
-        SELECT x.id FROM exceptions x
-        WHERE x.rule = f.rule AND x.revoked_at IS NULL
-          AND ((x.object_type = 'certificate' AND x.object_id = c.fingerprint_sha256)
-            OR (x.object_type = 'identity' AND x.object_id = i.name))
-        ORDER BY x.expires_at DESC LIMIT 1)";
-
-/// [`FINDING_SELECT`] for an inventory without exceptions in force (the usual case):
-/// the same columns, without a correlated exception lookup per finding.
-const FINDING_SELECT_PLAIN: &str =
-    "SELECT f.certificate_id, f.rule, f.severity, f.message, f.value,
-        f.profile, f.policy_version, NULL, NULL, NULL, f.applies_from, f.applies_until
-    FROM findings f";
-
-fn finding(r: &Row<'_>) -> rusqlite::Result<(i64, Finding)> {
-    let sev: String = r.get(2)?;
-    let exc: Option<i64> = r.get(7)?;
-    Ok((
-        r.get(0)?,
-        Finding {
-            rule: r.get(1)?,
-            severity: Severity::parse(&sev),
-            message: r.get(3)?,
-            value: r.get(4)?,
-            profile: r.get(5)?,
-            policy_version: r.get(6)?,
-            applies_from: r.get::<_, Option<i64>>(10)?.map(ts),
-            applies_until: r.get::<_, Option<i64>>(11)?.map(ts),
-            exception: match exc {
-                Some(id) => Some(ExceptionNote {
-                    id,
-                    until: ts(r.get(8)?),
-                    by: r.get(9)?,
-                }),
-                None => None,
-            },
-        },
-    ))
+impl Judging {
+    /// The findings of `row` under its stored verdict (its profile is the row's own
+    /// `profile`, read with it; `renewed` from [`renewed_certificates`]).
+    fn findings(&self, row: &CertRow, usage: Option<&Usage>, renewed: bool) -> Vec<Finding> {
+        let profile = row.profile.as_deref().and_then(|p| self.profiles.get(p));
+        compliance::judge(
+            row,
+            usage,
+            profile,
+            renewed,
+            self.version.as_deref(),
+            &self.exceptions,
+        )
+    }
 }
 
 fn exception(r: &Row<'_>) -> rusqlite::Result<Exception> {
@@ -396,7 +282,7 @@ const EXCEPTION_SELECT: &str = "SELECT id, rule, object_type, object_id, reason,
     expires_at, created_at, created_by, request_ref, revoked_at, revoked_by FROM exceptions";
 
 impl Read<'_> {
-    /// Every certificate row without its stored findings: what the engine evaluates.
+    /// Every certificate row without its findings: what the engine evaluates.
     pub fn policy_rows(&self) -> Result<Vec<CertRow>> {
         let mut st = self.c.prepare_cached(&format!(
             "{} ORDER BY c.id",
@@ -451,45 +337,21 @@ impl Read<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
     }
 
-    /// Fills each row's `findings` from the last evaluation, each with the exception that
-    /// covers it (whether it is still in force is decided when read, against the clock).
+    /// Fills each row's `findings`: derived from its stored verdict (profile, renewed)
+    /// by the evaluation's own rules, each with the exception that covers it (whether it
+    /// is still in force is decided when read, against the clock).
     pub fn attach_findings(&self, rows: &mut [CertRow]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        let select = if self.has_unrevoked_exceptions()? {
-            FINDING_SELECT
-        } else {
-            FINDING_SELECT_PLAIN
-        };
-        if rows.len() <= 64 {
-            let mut st = self.c.prepare_cached(&format!(
-                "{select} WHERE f.certificate_id = ?1 ORDER BY f.id"
-            ))?;
-            for row in rows.iter_mut() {
-                row.findings = st
-                    .query_map([row.id], finding)?
-                    .map(|r| r.map(|(_, f)| f))
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-            }
-            return Ok(());
-        }
-        // Only the listed rows' findings: one query over their ids (as a JSON array),
-        // so a filtered list of a large inventory reads what it shows, not every finding.
+        let judging = self.judging()?;
         let mut ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         ids.sort_unstable();
         ids.dedup();
-        let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
-        let mut by_id: HashMap<i64, Vec<Finding>> = HashMap::with_capacity(ids.len());
-        let mut st = self.c.prepare_cached(&format!(
-            "{select} WHERE f.certificate_id IN (SELECT value FROM json_each(?1)) ORDER BY f.id"
-        ))?;
-        for r in st.query_map([list], finding)? {
-            let (id, f) = r?;
-            by_id.entry(id).or_default().push(f);
-        }
+        let usage = self.usage_for(&ids)?;
+        let renewed = self.renewed_among(&ids)?;
         for row in rows.iter_mut() {
-            row.findings = by_id.remove(&row.id).unwrap_or_default();
+            row.findings = judging.findings(row, usage.get(&row.id), renewed.contains(&row.id));
         }
         Ok(())
     }
@@ -498,58 +360,72 @@ impl Read<'_> {
     /// severity, window, exception) and not its message, value, profile (the row has
     /// its own) or policy version: the console holds the whole inventory in memory, and on 100k
     /// certificates those texts are tens of megabytes it never shows in a list (the
-    /// detail and an export read them with [`Read::attach_findings`]). `rows` must be
-    /// in id order, as [`Read::certificate_rows_without_findings`] returns them.
+    /// detail and an export read them with [`Read::attach_findings`]). Rows are judged
+    /// on every core.
     pub fn attach_finding_marks(&self, rows: &mut [CertRow]) -> Result<()> {
-        let full = if self.has_unrevoked_exceptions()? {
-            FINDING_SELECT
-        } else {
-            FINDING_SELECT_PLAIN
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let judging = self.judging()?;
+        let usage = self.usage_map()?;
+        let renewed = self.renewed_among_all()?;
+        let mark = |row: &mut CertRow| {
+            let mut findings = judging.findings(row, usage.get(&row.id), renewed.contains(&row.id));
+            for f in &mut findings {
+                f.message = String::new();
+                f.value = None;
+                f.profile = None;
+                f.policy_version = None;
+            }
+            findings.shrink_to_fit();
+            row.findings = findings;
         };
-        let select = full
-            .replacen("f.message, f.value,", "'', NULL,", 1)
-            .replacen("f.profile, f.policy_version,", "NULL, NULL,", 1);
-        debug_assert!(!select.contains("f.message") && !select.contains("f.policy_version"));
-        let sorted = rows.windows(2).all(|w| w[0].id < w[1].id);
-        let by_id: HashMap<i64, usize> = if sorted {
-            HashMap::new()
-        } else {
-            rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect()
-        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads < 2 || rows.len() < 4096 {
+            rows.iter_mut().for_each(mark);
+            return Ok(());
+        }
+        let chunk = rows.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            for part in rows.chunks_mut(chunk) {
+                s.spawn(|| part.iter_mut().for_each(mark));
+            }
+        });
+        Ok(())
+    }
+
+    fn judging(&self) -> Result<Judging> {
+        Ok(Judging {
+            profiles: self
+                .profiles()?
+                .into_iter()
+                .map(|p| (p.name.clone(), p))
+                .collect(),
+            exceptions: self.exception_refs()?,
+            version: self.current_policy_version()?.map(|v| v.version),
+        })
+    }
+
+    /// Which of `ids` the last evaluation found renewed.
+    fn renewed_among(&self, ids: &[i64]) -> Result<HashSet<i64>> {
+        if ids.len() > 4096 {
+            return self.renewed_among_all();
+        }
+        let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        let mut st = self.c.prepare_cached(
+            "SELECT certificate_id FROM renewed_certificates
+             WHERE certificate_id IN (SELECT value FROM json_each(?1))",
+        )?;
+        let rows = st.query_map([list], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<HashSet<i64>>>()?)
+    }
+
+    fn renewed_among_all(&self) -> Result<HashSet<i64>> {
         let mut st = self
             .c
-            .prepare_cached(&format!("{select} ORDER BY f.certificate_id, f.id"))?;
-        // Each row's findings are gathered in a scratch list and moved into a vector of
-        // exactly their number: no growth, no slack, no holes left behind.
-        let mut scratch: Vec<Finding> = Vec::new();
-        let mut current: Option<usize> = None;
-        let mut at = 0usize;
-        let settle = |rows: &mut [CertRow], slot: Option<usize>, scratch: &mut Vec<Finding>| {
-            if let Some(i) = slot {
-                let mut list = Vec::with_capacity(scratch.len());
-                list.append(scratch);
-                rows[i].findings = list;
-            }
-            scratch.clear();
-        };
-        for r in st.query_map([], finding)? {
-            let (id, f) = r?;
-            let slot = if sorted {
-                while at < rows.len() && rows[at].id < id {
-                    at += 1;
-                }
-                (at < rows.len() && rows[at].id == id).then_some(at)
-            } else {
-                by_id.get(&id).copied()
-            };
-            if slot != current {
-                settle(rows, current, &mut scratch);
-                current = slot;
-            }
-            scratch.push(f);
-        }
-        settle(rows, current, &mut scratch);
-        Ok(())
+            .prepare_cached("SELECT certificate_id FROM renewed_certificates")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<HashSet<i64>>>()?)
     }
 
     /// Whether any exception has not been revoked (expired ones included: whether an

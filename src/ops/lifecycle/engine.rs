@@ -802,13 +802,6 @@ fn record_round(
             if !touched.is_empty() {
                 crate::ops::policy::recompute_certificates_in(tx, now, &touched)?;
             }
-            if !superseded.is_empty() {
-                // A superseded certificate is history: policy gives it no findings
-                // (`policy::compliance::evaluate`), and nothing else's judgement depends on
-                // its status (renewal groups count newer certificates, not statuses) — so
-                // its findings go, without re-judging its whole renewal group again.
-                tx.clear_findings(&superseded)?;
-            }
             Ok(())
         },
     )
