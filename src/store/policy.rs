@@ -235,6 +235,9 @@ impl Tx<'_> {
     }
 }
 
+/// Rows whose finding marks are derived together (see [`Read::attach_finding_marks`]).
+const MARKS_ROUND: usize = 8192;
+
 /// What deriving findings needs besides each row: the profiles in force by name, the
 /// unrevoked exceptions and the current policy version (read once per call, however
 /// many rows are judged).
@@ -360,37 +363,32 @@ impl Read<'_> {
     /// severity, window, exception) and not its message, value, profile (the row has
     /// its own) or policy version: the console holds the whole inventory in memory, and on 100k
     /// certificates those texts are tens of megabytes it never shows in a list (the
-    /// detail and an export read them with [`Read::attach_findings`]). Rows are judged
-    /// on every core.
+    /// detail and an export read them with [`Read::attach_findings`]). One thread
+    /// judges them all: marks made on other threads would stay in those threads' heaps.
     pub fn attach_finding_marks(&self, rows: &mut [CertRow]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
         let judging = self.judging()?;
-        let usage = self.usage_map()?;
         let renewed = self.renewed_among_all()?;
-        let mark = |row: &mut CertRow| {
-            let mut findings = judging.findings(row, usage.get(&row.id), renewed.contains(&row.id));
-            for f in &mut findings {
-                f.message = String::new();
-                f.value = None;
-                f.profile = None;
-                f.policy_version = None;
+        // A slice of rows at a time, with only its extension facts in memory (the
+        // console's budget has no room for all 100k at once).
+        for part in rows.chunks_mut(MARKS_ROUND) {
+            let ids: Vec<i64> = part.iter().map(|r| r.id).collect();
+            let usage = self.usage_for(&ids)?;
+            for row in part.iter_mut() {
+                let mut findings =
+                    judging.findings(row, usage.get(&row.id), renewed.contains(&row.id));
+                for f in &mut findings {
+                    f.message = String::new();
+                    f.value = None;
+                    f.profile = None;
+                    f.policy_version = None;
+                }
+                findings.shrink_to_fit();
+                row.findings = findings;
             }
-            findings.shrink_to_fit();
-            row.findings = findings;
-        };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if threads < 2 || rows.len() < 4096 {
-            rows.iter_mut().for_each(mark);
-            return Ok(());
         }
-        let chunk = rows.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            for part in rows.chunks_mut(chunk) {
-                s.spawn(|| part.iter_mut().for_each(mark));
-            }
-        });
         Ok(())
     }
 

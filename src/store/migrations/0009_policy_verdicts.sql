@@ -18,11 +18,12 @@ CREATE TABLE renewed_certificates (
 -- "Evaluated" is read as "has any finding or a profile": a renewed, owned, profiled and
 -- otherwise compliant certificate from before schema 2 is taken as not renewed until the
 -- next evaluation (`policy evaluate`, a policy load) — an expiry shown, never one hidden.
+-- (Each IN list is built once, as a temporary index: no lookup per certificate.)
 INSERT INTO renewed_certificates (certificate_id)
 SELECT c.id FROM certificates c
 WHERE c.is_ca = 0 AND c.status NOT IN ('superseded', 'revoked')
-  AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.certificate_id = c.id AND f.rule = 'cert.expired')
-  AND (EXISTS (SELECT 1 FROM findings f WHERE f.certificate_id = c.id)
-       OR EXISTS (SELECT 1 FROM certificate_profiles p WHERE p.certificate_id = c.id));
+  AND c.id NOT IN (SELECT certificate_id FROM findings WHERE rule = 'cert.expired')
+  AND (c.id IN (SELECT certificate_id FROM findings)
+       OR c.id IN (SELECT certificate_id FROM certificate_profiles));
 
 DROP TABLE findings;
