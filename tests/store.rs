@@ -481,3 +481,163 @@ fn a_bulk_load_leaves_wal_mode_only_when_no_one_else_has_the_database_open() {
         .unwrap();
     assert_eq!(mode, "wal");
 }
+
+/// A bulk load that has the database to itself stores leaf certificates many to a
+/// statement with foreign keys checked once at the end; one that shares the database
+/// stores them one by one. Both must leave exactly the same inventory: every row of
+/// every table an import writes, the same report and the same findings.
+#[test]
+fn a_bulk_load_alone_and_one_sharing_the_database_store_exactly_the_same_inventory() {
+    let mut data = Vec::new();
+    // Leaves before the CAs that issued them, a certificate twice, one already stored,
+    // keys, CRLs and a broken block among them.
+    for f in [
+        "chain/leaf.pem",
+        "chain/fullchain.pem",
+        "byname/legacy-leaf.pem",
+        "hostile/1000-sans.pem",
+        "hostile/bidi-override.pem",
+        "hostile/nul-cn.pem",
+        "hostile/osc-title.pem",
+        "keys/ed25519.pem",
+        "keys/p384.pem",
+        "keys/rsa-4096.pem",
+        "serials/negative.pem",
+        "serials/serial-20-bytes.pem",
+        "validity/expired.pem",
+        "validity/expiring-soon.pem",
+        "validity/not-yet-valid.pem",
+        "weak/rsa1024-sha1.pem",
+        "bundles/mixed.pem",
+        "bundles/one-broken-block.pem",
+        "realworld/public-roots.pem",
+        "chain/leaf.pem",
+        "chain/root.pem",
+        "byname/legacy-ca.pem",
+    ] {
+        data.extend(std::fs::read(fixture(f)).unwrap());
+    }
+    data.extend(
+        "an exporter's notes between the blocks\n"
+            .repeat(120_000)
+            .bytes(),
+    );
+    assert!(data.len() > 4 << 20);
+
+    let load = |share: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let (mut ctx, _, alice) = ctx_on(&path, now());
+        import_fixture(&mut ctx, &alice, "validity/expired.pem").unwrap();
+        let other = share.then(|| Store::open(&path).unwrap());
+        let report = import(
+            &mut ctx,
+            &alice,
+            vec![Source::Bytes {
+                label: "export.txt".into(),
+                kind: "file".into(),
+                data: data.clone(),
+            }],
+            &ImportOptions::default(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        drop(other);
+        let c = raw(&path);
+        let mut tables = Vec::new();
+        for (table, order) in [
+            ("certificates", "id"),
+            ("certificate_sans", "value, kind, certificate_id"),
+            ("sightings", "certificate_id, kind, location"),
+            ("certificate_usage", "certificate_id"),
+            ("certificate_profiles", "certificate_id"),
+            ("renewed_certificates", "certificate_id"),
+        ] {
+            let mut st = c
+                .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
+                .unwrap();
+            let n = st.column_count();
+            let rows: Vec<String> = st
+                .query_map([], |r| {
+                    Ok((0..n)
+                        .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                        .collect::<Vec<_>>()
+                        .join("|"))
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            tables.push((table, rows));
+        }
+        let findings: Vec<String> = ctx
+            .store
+            .read()
+            .certificate_rows(RowSelect::default())
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {:?} {:?}", r.id, r.profile, r.findings))
+            .collect();
+        assert!(ctx.store.in_wal_mode().unwrap());
+        (format!("{report:?}"), tables, findings)
+    };
+    let alone = load(false);
+    let shared = load(true);
+    assert!(
+        alone.0.contains("new: ") && !alone.0.contains("new: 0,"),
+        "{}",
+        alone.0
+    );
+    assert!(alone.0.contains("duplicates: 4"), "{}", alone.0);
+    assert_eq!(alone.0, shared.0);
+    for ((table, a), (_, b)) in alone.1.iter().zip(&shared.1) {
+        assert_eq!(a, b, "{table}");
+    }
+    assert!(alone.1[0].1.len() > 20, "{:?}", alone.1[0].1.len());
+    assert_eq!(alone.2, shared.2);
+}
+
+/// With foreign keys off for a bulk load, what they would have refused row by row is
+/// refused before commit, and nothing of the load is kept.
+#[test]
+fn a_bulk_load_never_commits_a_reference_to_a_row_that_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let mut store = Store::open(&path).unwrap();
+    assert!(store.begin_bulk_load());
+    let err = store
+        .transaction(|tx| {
+            tx.record_sighting(
+                999,
+                &certdeck::store::NewSighting {
+                    kind: "file".into(),
+                    location: "/etc/ssl/a.pem".into(),
+                },
+                "2026-06-01T00:00:00Z",
+            )?;
+            tx.check_foreign_keys(&["sightings"])
+        })
+        .unwrap_err();
+    store.end_bulk_load();
+    assert!(
+        err.to_string().contains("sightings") && err.to_string().contains("certificates"),
+        "{err}"
+    );
+    let kept: i64 = raw(&path)
+        .query_row("SELECT count(*) FROM sightings", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, 0);
+    // Foreign keys are enforced again, statement by statement, after the load.
+    let err = store
+        .transaction(|tx| {
+            tx.record_sighting(
+                999,
+                &certdeck::store::NewSighting {
+                    kind: "file".into(),
+                    location: "/etc/ssl/a.pem".into(),
+                },
+                "2026-06-01T00:00:00Z",
+            )
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+}

@@ -12,7 +12,7 @@ use crate::store::{InsertOutcome, IssuerLink, NewSighting, Tx};
 use crate::x509::pem::{decode_body, scan, BlockKind, Span};
 use serde::Serialize;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroize;
 
@@ -243,6 +243,7 @@ pub fn import(
                     usage: HashMap::new(),
                 },
                 unrecorded: Vec::new(),
+                batched: journal,
             };
             // A large import touches every page of the fingerprint and SAN indexes.
             tx.widen_cache(IMPORT_CACHE_KIB)?;
@@ -304,6 +305,11 @@ pub fn import(
             }
             super::policy::recompute_imported(tx, &report.touched, imported)?;
             tracing::debug!(ms = ms(started), "import: verdicts stored");
+            if journal {
+                // Foreign keys were off for the load: what they would have refused
+                // statement by statement is refused here, before anything commits.
+                tx.check_foreign_keys(BULK_WRITTEN_TABLES)?;
+            }
             tx.append_audit(
                 actor,
                 now,
@@ -332,6 +338,16 @@ pub fn import(
     }
     result
 }
+
+/// The tables an import writes rows to that refer to other rows.
+const BULK_WRITTEN_TABLES: &[&str] = &[
+    "certificates",
+    "certificate_sans",
+    "sightings",
+    "certificate_usage",
+    "certificate_profiles",
+    "renewed_certificates",
+];
 
 /// Page cache for the import's transaction, in KiB (SQLite's default is 2 MiB).
 const IMPORT_CACHE_KIB: i64 = 64 * 1024;
@@ -435,6 +451,9 @@ struct Writer<'a, 't> {
     /// New certificates whose sighting and extension facts are not written yet (in
     /// ascending order: ids are given in the order certificates are stored).
     unrecorded: Vec<i64>,
+    /// Leaf certificates are stored many to a statement (a bulk load that has the
+    /// database to itself, foreign keys checked before commit).
+    batched: bool,
 }
 
 impl Writer<'_, '_> {
@@ -446,7 +465,6 @@ impl Writer<'_, '_> {
         sighting: &NewSighting,
         report: &mut ImportReport,
     ) -> OpResult<()> {
-        report.certificates_seen += 1;
         let link = self.issuers.find(&info, None);
         let outcome = self.tx.insert_certificate_unseen(
             &info,
@@ -457,12 +475,67 @@ impl Writer<'_, '_> {
             self.env,
             &self.now,
         )?;
+        self.stored(info, der, usage, link, outcome, sighting, report)
+    }
+
+    /// [`Writer::store`] for leaf certificates of one round, many to a statement (a bulk
+    /// load with the database to itself: see [`crate::store::Store::begin_bulk_load`]).
+    /// Their fingerprints are distinct, and the CAs of the round are already stored, so
+    /// each links to its issuer as it would one by one.
+    fn store_many(
+        &mut self,
+        leaves: Vec<(CertificateInfo, Vec<u8>, Usage)>,
+        sighting: &NewSighting,
+        report: &mut ImportReport,
+    ) -> OpResult<()> {
+        if leaves.is_empty() {
+            return Ok(());
+        }
+        let links: Vec<IssuerLink> = leaves
+            .iter()
+            .map(|(info, _, _)| self.issuers.find(info, None))
+            .collect();
+        let batch: Vec<(&CertificateInfo, &[u8], IssuerLink)> = leaves
+            .iter()
+            .zip(&links)
+            .map(|((info, der, _), link)| (info, der.as_slice(), *link))
+            .collect();
+        let outcomes = self.tx.insert_certificates_unseen(
+            &batch,
+            self.source_kind,
+            self.owner_id,
+            self.env,
+            &self.now,
+        )?;
+        drop(batch);
+        for (((info, der, usage), link), outcome) in leaves.into_iter().zip(links).zip(outcomes) {
+            self.stored(info, &der, Some(usage), link, outcome, sighting, report)?;
+        }
+        Ok(())
+    }
+
+    /// Accounts for one certificate just offered to the store: new ones are remembered
+    /// for their sightings, extension facts and judgement; others get a sighting.
+    #[allow(clippy::too_many_arguments)]
+    fn stored(
+        &mut self,
+        info: CertificateInfo,
+        der: &[u8],
+        usage: Option<Usage>,
+        link: IssuerLink,
+        outcome: InsertOutcome,
+        sighting: &NewSighting,
+        report: &mut ImportReport,
+    ) -> OpResult<()> {
+        report.certificates_seen += 1;
         report.touched.push(outcome.id());
         match outcome {
             InsertOutcome::New(id) => {
                 report.new += 1;
                 let usage = usage.unwrap_or_else(|| Usage::from_der(der));
                 self.imported.usage.insert(id, usage);
+                // Ids are given in the order certificates are stored.
+                debug_assert!(self.unrecorded.last().is_none_or(|last| *last < id));
                 self.unrecorded.push(id);
                 if link.issuer_id.is_some() {
                     report.issuer_links += 1;
@@ -633,8 +706,20 @@ fn store_round(
     let mut order: Vec<usize> = (0..results.len()).collect();
     order.sort_by_key(|i| !matches!(&results[*i], Ok((info, _, _)) if info.is_ca));
     let mut results: Vec<Option<Parsed>> = results.into_iter().map(Some).collect();
+    // Leaves waiting to be stored many at a time (when the writer does that), with
+    // distinct fingerprints: a repeat waits for the batch holding the first.
+    let mut leaves: Vec<(CertificateInfo, Vec<u8>, Usage)> = Vec::new();
+    let mut fingerprints: HashSet<String> = HashSet::new();
     for i in order {
         match results[i].take().expect("each result is stored once") {
+            Ok((info, der, usage)) if w.batched && !info.is_ca => {
+                if !fingerprints.insert(info.fingerprint_sha256.clone()) {
+                    w.store_many(std::mem::take(&mut leaves), sighting, report)?;
+                    fingerprints.clear();
+                    fingerprints.insert(info.fingerprint_sha256.clone());
+                }
+                leaves.push((info, der, usage));
+            }
             Ok((info, der, usage)) => w.store(info, &der, Some(usage), sighting, report)?,
             Err(reason) => report.errors.push(problem(
                 Some(spans[i].number),
@@ -643,6 +728,7 @@ fn store_round(
             )),
         }
     }
+    w.store_many(leaves, sighting, report)?;
     w.flush(sighting)
 }
 

@@ -430,7 +430,8 @@ fn in_rounds<'a, T: Send>(
             } else {
                 let chunk = (to - from).div_ceil(threads);
                 std::thread::scope(|s| {
-                    let parts: Vec<_> = (from..to)
+                    // The first chunk is judged on this thread, each other on its own.
+                    let parts: Vec<_> = (from + chunk..to)
                         .step_by(chunk)
                         .map(|a| {
                             let each = &each;
@@ -442,6 +443,7 @@ fn in_rounds<'a, T: Send>(
                         })
                         .collect();
                     let mut out = Vec::with_capacity(to - from);
+                    out.extend((from..from + chunk).filter_map(|i| each(judge, i)));
                     for p in parts {
                         out.extend(p.join().map_err(|_| {
                             OpError::Invalid("policy evaluation thread failed".into())

@@ -1,6 +1,7 @@
-use super::db::{Read, Result, Tx};
+use super::db::{Read, Result, StoreError, Tx};
 use crate::model::{CertRow, CertStatus, CertificateInfo, Environment};
 use rusqlite::{params, OptionalExtension, Row};
+use std::collections::HashMap;
 use time::OffsetDateTime;
 
 /// Where a certificate was seen on this import.
@@ -199,22 +200,149 @@ impl Tx<'_> {
             }
             InsertOutcome::New(id)
         } else {
-            let id: i64 = self
-                .tx
-                .prepare_cached("SELECT id FROM certificates WHERE fingerprint_sha256 = ?1")?
-                .query_row([&info.fingerprint_sha256], |r| r.get(0))?;
-            if owner_id.is_some() || environment.is_some() {
-                self.tx
-                    .prepare_cached(
-                        "UPDATE certificates SET owner_id = COALESCE(owner_id, ?2),
-                             environment = COALESCE(environment, ?3)
-                         WHERE id = ?1 AND (owner_id IS NULL OR environment IS NULL)",
-                    )?
-                    .execute(params![id, owner_id, env])?;
-            }
-            InsertOutcome::Existing(id)
+            InsertOutcome::Existing(self.seen_again(
+                &info.fingerprint_sha256,
+                owner_id,
+                environment,
+            )?)
         };
         Ok(outcome)
+    }
+
+    /// The id of a certificate already stored, giving it `owner_id` and `environment`
+    /// where it has none.
+    fn seen_again(
+        &self,
+        fingerprint: &str,
+        owner_id: Option<i64>,
+        environment: Option<Environment>,
+    ) -> Result<i64> {
+        let id: i64 = self
+            .tx
+            .prepare_cached("SELECT id FROM certificates WHERE fingerprint_sha256 = ?1")?
+            .query_row([fingerprint], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "certificate {fingerprint} could not be stored and is not in the inventory"
+                ))
+            })?;
+        if owner_id.is_some() || environment.is_some() {
+            self.tx
+                .prepare_cached(
+                    "UPDATE certificates SET owner_id = COALESCE(owner_id, ?2),
+                         environment = COALESCE(environment, ?3)
+                     WHERE id = ?1 AND (owner_id IS NULL OR environment IS NULL)",
+                )?
+                .execute(params![id, owner_id, environment.map(|e| e.as_str())])?;
+        }
+        Ok(id)
+    }
+
+    /// [`Tx::insert_certificate_unseen`] for many certificates at once (distinct
+    /// fingerprints), many rows to a statement, their SANs too: the outcomes in the
+    /// order given. For a bulk load with foreign keys off
+    /// ([`super::Store::begin_bulk_load`]): then a statement of many rows needs no journal
+    /// of its own, which is what makes it cheaper than a statement per row. (`OR
+    /// IGNORE` skips a certificate already stored; one that could not be stored for
+    /// another reason is found missing and reported.)
+    pub fn insert_certificates_unseen(
+        &self,
+        certs: &[(&CertificateInfo, &[u8], IssuerLink)],
+        source: &str,
+        owner_id: Option<i64>,
+        environment: Option<Environment>,
+        now: &str,
+    ) -> Result<Vec<InsertOutcome>> {
+        let env = environment.map(|e| e.as_str());
+        let mut ids: HashMap<&str, i64> = HashMap::with_capacity(certs.len());
+        for part in certs.chunks(CERTIFICATES_PER_INSERT) {
+            let tuple = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)";
+            let sql = format!(
+                "INSERT OR IGNORE INTO certificates (fingerprint_sha256, der, serial, subject,
+                     subject_cn, issuer, issuer_cn, sans, not_before, not_after, key_algorithm,
+                     key_bits, key_curve, signature_algorithm, is_ca, self_signed, ski, aki,
+                     owner_id, environment, status, source, first_seen, issuer_certificate_id,
+                     authority_id)
+                 VALUES {} RETURNING id, fingerprint_sha256",
+                vec![tuple; part.len()].join(", ")
+            );
+            let mut st = self.tx.prepare_cached(&sql)?;
+            for (k, (info, der, link)) in part.iter().enumerate() {
+                let o = k * 24;
+                let sans_text = info
+                    .sans
+                    .iter()
+                    .map(|s| s.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                st.raw_bind_parameter(o + 1, info.fingerprint_sha256.as_str())?;
+                st.raw_bind_parameter(o + 2, *der)?;
+                st.raw_bind_parameter(o + 3, info.serial.as_str())?;
+                st.raw_bind_parameter(o + 4, info.subject.as_str())?;
+                st.raw_bind_parameter(o + 5, info.subject_cn.as_deref())?;
+                st.raw_bind_parameter(o + 6, info.issuer.as_str())?;
+                st.raw_bind_parameter(o + 7, info.issuer_cn.as_deref())?;
+                st.raw_bind_parameter(o + 8, sans_text)?;
+                st.raw_bind_parameter(o + 9, info.not_before.unix_timestamp())?;
+                st.raw_bind_parameter(o + 10, info.not_after.unix_timestamp())?;
+                st.raw_bind_parameter(o + 11, info.key_algorithm.as_str())?;
+                st.raw_bind_parameter(o + 12, info.key_bits)?;
+                st.raw_bind_parameter(o + 13, info.key_curve.as_deref())?;
+                st.raw_bind_parameter(o + 14, info.signature_algorithm.as_str())?;
+                st.raw_bind_parameter(o + 15, info.is_ca)?;
+                st.raw_bind_parameter(o + 16, info.self_signed)?;
+                st.raw_bind_parameter(o + 17, info.ski.as_deref())?;
+                st.raw_bind_parameter(o + 18, info.aki.as_deref())?;
+                st.raw_bind_parameter(o + 19, owner_id)?;
+                st.raw_bind_parameter(o + 20, env)?;
+                st.raw_bind_parameter(o + 21, source)?;
+                st.raw_bind_parameter(o + 22, now)?;
+                st.raw_bind_parameter(o + 23, link.issuer_id)?;
+                st.raw_bind_parameter(o + 24, link.authority_id)?;
+            }
+            let mut rows = st.raw_query();
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                let fp: String = r.get(1)?;
+                if let Some((info, _, _)) = part.iter().find(|(i, _, _)| i.fingerprint_sha256 == fp)
+                {
+                    ids.insert(info.fingerprint_sha256.as_str(), id);
+                }
+            }
+        }
+        let mut sans: Vec<(i64, &'static str, &str)> = Vec::new();
+        let mut out = Vec::with_capacity(certs.len());
+        for (info, _, _) in certs {
+            match ids.get(info.fingerprint_sha256.as_str()) {
+                Some(id) => {
+                    sans.extend(
+                        info.sans
+                            .iter()
+                            .map(|s| (*id, s.kind.as_str(), s.value.as_str())),
+                    );
+                    out.push(InsertOutcome::New(*id));
+                }
+                None => out.push(InsertOutcome::Existing(self.seen_again(
+                    &info.fingerprint_sha256,
+                    owner_id,
+                    environment,
+                )?)),
+            }
+        }
+        self.insert_many(
+            "INSERT OR IGNORE INTO certificate_sans (certificate_id, kind, value) VALUES",
+            "(?, ?, ?)",
+            3,
+            64,
+            &sans,
+            |st, offset, (id, kind, value)| {
+                st.raw_bind_parameter(offset + 1, *id)?;
+                st.raw_bind_parameter(offset + 2, *kind)?;
+                st.raw_bind_parameter(offset + 3, *value)
+            },
+        )?;
+        Ok(out)
     }
 
     /// Drops the indexes that are cheaper to build once over a large import than to keep
@@ -347,6 +475,10 @@ impl Tx<'_> {
     }
 }
 
+/// Certificates per statement in [`Tx::insert_certificates_unseen`] (24 parameters
+/// each: 1,536 in all, well under SQLite's limit of 32,766).
+const CERTIFICATES_PER_INSERT: usize = 64;
+
 /// Indexes a bulk load builds at its end (see [`Tx::defer_indexes_for_bulk_load`]).
 const BULK_DEFERRED_INDEXES: &[&str] =
     &["certificates_expiry_owner", "certificates_expiry_authority"];
@@ -421,13 +553,21 @@ pub fn row_as_stored(
     authority: Option<String>,
     environment: Option<Environment>,
 ) -> CertRow {
-    // SANs are kept newline-joined: read back, they are split the same way.
-    let joined = info
-        .sans
-        .iter()
-        .map(|s| s.value.as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
+    // SANs are kept newline-joined: read back, they are split the same way (which
+    // changes nothing unless a value holds a newline, or the only one is empty).
+    let sans = if info.sans.iter().any(|s| s.value.contains('\n')) {
+        let joined = info
+            .sans
+            .iter()
+            .map(|s| s.value.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        joined.split('\n').map(str::to_string).collect()
+    } else if info.sans.len() == 1 && info.sans[0].value.is_empty() {
+        Vec::new()
+    } else {
+        info.sans.into_iter().map(|s| s.value).collect()
+    };
     CertRow {
         id,
         fingerprint_sha256: info.fingerprint_sha256,
@@ -436,11 +576,7 @@ pub fn row_as_stored(
         subject_cn: info.subject_cn,
         issuer: info.issuer,
         issuer_cn: info.issuer_cn,
-        sans: if joined.is_empty() {
-            Vec::new()
-        } else {
-            joined.split('\n').map(str::to_string).collect()
-        },
+        sans,
         not_before: ts(info.not_before.unix_timestamp()),
         not_after: ts(info.not_after.unix_timestamp()),
         key_algorithm: info.key_algorithm,

@@ -243,7 +243,9 @@ impl Store {
 
     /// Prepares for a bulk load (one transaction writing most of the database): a
     /// rollback journal instead of the write-ahead log, when no other connection has the
-    /// database open. Returns whether it switched; [`Store::end_bulk_load`] switches back.
+    /// database open, and foreign keys checked by the load before it commits
+    /// ([`Tx::check_foreign_keys`]) rather than by each statement. Returns whether it
+    /// switched; [`Store::end_bulk_load`] switches back.
     ///
     /// In WAL mode every page is written twice, to the log and then to the database by
     /// the checkpoint; a rollback journal writes new pages once, straight into the file,
@@ -266,6 +268,9 @@ impl Store {
                 return Ok(false);
             }
             self.conn.pragma_update(None, "synchronous", "FULL")?;
+            // Checked once before commit instead (Tx::check_foreign_keys), so that
+            // statements of many rows need no journal of their own.
+            self.conn.pragma_update(None, "foreign_keys", "OFF")?;
             Ok(true)
         };
         let switched = switch().unwrap_or(false);
@@ -277,6 +282,9 @@ impl Store {
     /// Back to WAL mode after [`Store::begin_bulk_load`] switched away from it (every
     /// opening sets it too, so a failure here only lasts until the next command).
     pub fn end_bulk_load(&mut self) {
+        if let Err(e) = self.conn.pragma_update(None, "foreign_keys", "ON") {
+            tracing::warn!(error = %e, "could not turn foreign keys back on after a bulk load");
+        }
         if let Err(e) = self.enter_wal() {
             tracing::warn!(error = %e, "could not return to WAL mode after a bulk load");
         }
@@ -311,6 +319,27 @@ impl Store {
 impl Tx<'_> {
     pub fn read(&self) -> Read<'_> {
         Read { c: &self.tx }
+    }
+
+    /// Refuses (and so rolls back) a transaction that left a reference to a row that
+    /// does not exist in one of `tables`: what foreign keys enforce statement by
+    /// statement, checked once for a bulk load that turned them off.
+    pub fn check_foreign_keys(&self, tables: &[&str]) -> Result<()> {
+        for table in tables {
+            let mut st = self
+                .tx
+                .prepare(&format!("PRAGMA foreign_key_check(\"{table}\")"))?;
+            let mut rows = st.query([])?;
+            if let Some(r) = rows.next()? {
+                let rowid: Option<i64> = r.get(1)?;
+                let parent: String = r.get(2)?;
+                return Err(StoreError::Invalid(format!(
+                    "{table} row {} refers to a {parent} row that does not exist",
+                    rowid.map_or_else(|| "?".to_string(), |v| v.to_string())
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Inserts `items` with `per` rows to a statement (`{head} {tuple}, {tuple}, ...`),
