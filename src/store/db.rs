@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "policy-verdicts",
         include_str!("migrations/0009_policy_verdicts.sql"),
     ),
+    (
+        11,
+        "console-jobs",
+        include_str!("migrations/0011_console_jobs.sql"),
+    ),
 ];
 
 /// How long a writer waits for another's transaction to end.
