@@ -647,8 +647,8 @@ mod tests {
     #[test]
     fn policy_words_read_open_findings() {
         let mut r = row();
-        let finding = |rule: &str, sev| crate::model::Finding {
-            rule: rule.into(),
+        let finding = |rule: &'static str, sev| crate::model::Finding {
+            rule,
             severity: sev,
             message: String::new(),
             value: None,
@@ -668,11 +668,11 @@ mod tests {
             "profile:public-tls noncompliant rule:profile.san rule:renewal.due"
         ));
         assert!(!m("compliant") && !m("rule:profile.sa") && !m("profile:internal"));
-        r.findings[0].exception = Some(crate::model::ExceptionNote {
+        r.findings[0].exception = Some(Box::new(crate::model::ExceptionNote {
             id: 1,
             until: NOW + Duration::days(1),
             by: "carol".into(),
-        });
+        }));
         let m = |q: &str| Filter::parse(q).unwrap().matches(&r, NOW);
         assert!(
             m("compliant") && !m("rule:profile.san.ip"),

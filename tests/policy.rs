@@ -158,7 +158,7 @@ fn open_rules(ctx: &Ctx, name: &str, now: OffsetDateTime) -> Vec<String> {
     row.findings
         .iter()
         .filter(|f| f.is_open(now))
-        .map(|f| f.rule.clone())
+        .map(|f| f.rule.to_string())
         .collect()
 }
 
@@ -496,13 +496,13 @@ fn the_demo_estate_shows_real_findings_under_the_northwind_policy() {
             .findings
             .iter()
             .filter(|f| f.is_open(NOW))
-            .map(|f| f.rule.as_str())
+            .map(|f| f.rule)
             .collect();
         let fresh: Vec<&str> = e
             .findings
             .iter()
             .filter(|f| f.is_open(NOW))
-            .map(|f| f.rule.as_str())
+            .map(|f| f.rule)
             .collect();
         assert_eq!(stored, fresh, "certificate {}", row.display_name());
         assert_eq!(row.profile, e.profile.as_ref().map(|p| p.0.clone()));
@@ -912,7 +912,7 @@ fn stored_findings_from_before_schema_9_become_verdicts_on_upgrade() {
         row.findings
             .iter()
             .filter(|f| f.is_open(NOW))
-            .map(|f| f.rule.clone())
+            .map(|f| f.rule.to_string())
             .collect()
     };
     assert!(

@@ -719,7 +719,7 @@ fn an_approved_exception_suppresses_the_finding_until_it_expires() {
         row.findings
             .iter()
             .filter(|f| f.is_open(ctx.now()))
-            .map(|f| f.rule.clone())
+            .map(|f| f.rule.to_string())
             .collect()
     };
     assert!(

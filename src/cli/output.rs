@@ -256,14 +256,14 @@ impl<'a> CertJson<'a> {
                 .iter()
                 .filter(|f| f.applies(now))
                 .map(|f| FindingJson {
-                    rule: &f.rule,
+                    rule: f.rule,
                     severity: f.severity.as_str(),
                     message: &f.message,
                     value: f.value.as_deref(),
                     profile: f.profile.as_deref(),
                     policy_version: f.policy_version.as_deref(),
                     open: f.is_open(now),
-                    exception: f.exception.as_ref(),
+                    exception: f.exception.as_deref(),
                 })
                 .collect(),
         }

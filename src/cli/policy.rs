@@ -485,7 +485,7 @@ fn check(a: CheckArgs, env: &Env) -> CliResult {
             }
             vec![
                 f.severity.as_str().to_string(),
-                f.rule.clone(),
+                f.rule.to_string(),
                 r.id.to_string(),
                 r.display_name().to_string(),
                 r.owner.clone().unwrap_or_else(|| "-".into()),

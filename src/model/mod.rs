@@ -488,7 +488,9 @@ impl Severity {
 /// if any; whether it still suppresses the finding depends on the time it is read at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    pub rule: String,
+    /// One of [`crate::policy::compliance::RULES`] (a name, not text from anywhere
+    /// else: the console holds one per finding of 100k certificates).
+    pub rule: &'static str,
     pub severity: Severity,
     pub message: String,
     pub value: Option<String>,
@@ -503,7 +505,8 @@ pub struct Finding {
     pub applies_from: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub applies_until: Option<OffsetDateTime>,
-    pub exception: Option<ExceptionNote>,
+    /// Boxed: most findings have none, and the console holds every finding's mark.
+    pub exception: Option<Box<ExceptionNote>>,
 }
 
 /// "excepted until DATE by WHOM".

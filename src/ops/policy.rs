@@ -86,10 +86,10 @@ impl Summary {
                 Severity::Warning => self.warnings += 1,
                 Severity::Info => {}
             }
-            match self.by_rule.get_mut(f.rule.as_str()) {
+            match self.by_rule.get_mut(f.rule) {
                 Some(n) => *n += 1,
                 None => {
-                    self.by_rule.insert(f.rule.clone(), 1);
+                    self.by_rule.insert(f.rule.to_string(), 1);
                 }
             }
         }

@@ -227,7 +227,7 @@ pub fn evaluate(s: &Subject<'_>, version: Option<&str>) -> Vec<Finding> {
         .unwrap_or(RenewBefore::Fraction { num: 1, den: 3 });
     let due = s.row.not_after - time::Duration::seconds(rb.lead_seconds(lifetime));
     for f in &mut out {
-        match f.rule.as_str() {
+        match f.rule {
             "renewal.due" => {
                 f.applies_from = Some(due);
                 f.applies_until = Some(s.row.not_after);
@@ -246,19 +246,20 @@ fn findings(s: &Subject<'_>, version: Option<&str>) -> Vec<Finding> {
         return out;
     }
     let profile_name = s.profile.map(|p| p.name.clone());
-    let mut push = |rule: &str, severity: Severity, message: String, value: Option<String>| {
-        out.push(Finding {
-            rule: rule.to_string(),
-            severity,
-            message,
-            value,
-            profile: profile_name.clone(),
-            policy_version: version.map(str::to_string),
-            applies_from: None,
-            applies_until: None,
-            exception: None,
-        });
-    };
+    let mut push =
+        |rule: &'static str, severity: Severity, message: String, value: Option<String>| {
+            out.push(Finding {
+                rule,
+                severity,
+                message,
+                value,
+                profile: profile_name.clone(),
+                policy_version: version.map(str::to_string),
+                applies_from: None,
+                applies_until: None,
+                exception: None,
+            });
+        };
     let self_signed_root = row.is_ca && row.issuer == row.subject;
     let lifetime = (row.not_after - row.not_before).whole_seconds();
     let lifetime_days = (lifetime + 86_399).div_euclid(86_400);
@@ -710,10 +711,12 @@ pub fn judge(
     );
     if !exceptions.is_empty() {
         for f in &mut findings {
-            f.exception = exception_for(row, &f.rule, exceptions).map(|e| ExceptionNote {
-                id: e.id,
-                until: e.until,
-                by: e.by.clone(),
+            f.exception = exception_for(row, f.rule, exceptions).map(|e| {
+                Box::new(ExceptionNote {
+                    id: e.id,
+                    until: e.until,
+                    by: e.by.clone(),
+                })
             });
         }
     }
@@ -745,9 +748,9 @@ pub fn noncompliance(rows: &[CertRow], now: OffsetDateTime) -> Noncompliance {
             match f.severity {
                 Severity::Error => {
                     bad = true;
-                    if !seen.contains(&f.rule.as_str()) {
-                        seen.push(&f.rule);
-                        *rule.entry(&f.rule).or_default() += 1;
+                    if !seen.contains(&f.rule) {
+                        seen.push(f.rule);
+                        *rule.entry(f.rule).or_default() += 1;
                     }
                 }
                 Severity::Warning => warnings += 1,
@@ -861,7 +864,7 @@ mod tests {
         )
         .into_iter()
         .filter(|f| f.applies(NOW))
-        .map(|f| f.rule)
+        .map(|f| f.rule.to_string())
         .collect()
     }
 
@@ -990,7 +993,7 @@ mod tests {
             None,
         );
         let f: Vec<&Finding> = f.iter().filter(|f| f.applies(NOW)).collect();
-        let got: Vec<(&str, Severity)> = f.iter().map(|f| (f.rule.as_str(), f.severity)).collect();
+        let got: Vec<(&str, Severity)> = f.iter().map(|f| (f.rule, f.severity)).collect();
         assert_eq!(
             got,
             vec![
@@ -1021,7 +1024,7 @@ mod tests {
         let f: Vec<&Finding> = f.iter().filter(|f| f.applies(NOW)).collect();
         assert_eq!(f.len(), 1);
         assert_eq!(
-            (f[0].rule.as_str(), f[0].value.as_deref()),
+            (f[0].rule, f[0].value.as_deref()),
             ("profile.eku", Some("client-auth"))
         );
     }
