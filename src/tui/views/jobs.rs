@@ -23,7 +23,7 @@ use ratatui::Frame;
 pub const SPECS: &[ViewSpec] = &[ViewSpec {
     name: "jobs",
     aliases: &[],
-    about: "renewals: due soon, running, failed (with diagnosis), awaiting approval, circuits and budgets",
+    about: "renewals: due soon, running, failed (with diagnosis), circuits and budgets",
     open: JobsView::open,
 }];
 
