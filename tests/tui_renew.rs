@@ -570,7 +570,7 @@ fn jobs_that_finished_more_than_a_day_ago_are_not_listed_and_at_most_twenty_are(
     c.app.handle(Event::Tick);
     c.draw();
     assert!(!c.screen().contains("verified"), "{}", c.screen());
-    assert!(c.app.view().title(&c.app.sh).contains("0 finished in 24h"));
+    assert!(!c.app.view().title(&c.app.sh).contains("finished"));
     // Many recent ones: the newest twenty, the audit log keeps the rest.
     for i in 0..25 {
         clock.advance(time::Duration::minutes(1));

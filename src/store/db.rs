@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0009_policy_verdicts.sql"),
     ),
     (
+        10,
+        "awaiting-approval",
+        include_str!("migrations/0010_awaiting_approval.sql"),
+    ),
+    (
         11,
         "console-jobs",
         include_str!("migrations/0011_console_jobs.sql"),

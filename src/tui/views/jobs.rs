@@ -1,5 +1,7 @@
 //! `:jobs` — renewals at a glance: each authority's circuit and budget, failures with
-//! their diagnosis and next attempt, running jobs with the step they are on, the jobs
+//! their diagnosis and next attempt, identities held until a reviewer approves their
+//! issuance (`⧗ awaiting approval`, with the request to open or approve — not a
+//! failure), running jobs with the step they are on, the jobs
 //! that finished in the last day (so a renewal the operator started does not vanish the
 //! moment it succeeds), and what is due soon or blocked. `r` renews the selected identity
 //! through `ops`, after a confirmation naming the identity and the authority, in the
@@ -52,6 +54,8 @@ pub const FINISHED_SHOWN: i64 = 20;
 enum Kind {
     Open,
     Failed,
+    /// Held until a reviewer approves its issuance request (not a failure).
+    Awaiting,
     Finished,
     Planned,
 }
@@ -206,6 +210,19 @@ impl JobsView {
             .map_err(|x| e(&x))?
             .into_iter()
             .map(|j| match j.state {
+                _ if j.awaiting_approval() => Row {
+                    state: format!("{} awaiting approval", if sh.unicode { "⧗" } else { "=" }),
+                    detail: j
+                        .message
+                        .as_deref()
+                        .map(|m| m.trim_start_matches("awaiting issuance approval: "))
+                        .unwrap_or("awaiting issuance approval")
+                        .to_string(),
+                    wide: None,
+                    kind: Kind::Awaiting,
+                    identity: j.identity,
+                    authority: j.authority,
+                },
                 JobState::Failed => Row {
                     state: format!("✗ failed@{}", j.failed_step.map(|s| s.as_str()).unwrap_or("?")),
                     detail: format!(
@@ -312,7 +329,7 @@ impl JobsView {
 
     fn row(&self, (kind, i): (Kind, usize)) -> &Row {
         match kind {
-            Kind::Open | Kind::Failed => &self.open[i],
+            Kind::Open | Kind::Failed | Kind::Awaiting => &self.open[i],
             Kind::Finished => &self.finished[i],
             Kind::Planned => &self.plan.rows[i],
         }
@@ -330,11 +347,15 @@ impl View for JobsView {
 
     fn title(&self, _sh: &Shared) -> String {
         let failed = self.open.iter().filter(|r| r.kind == Kind::Failed).count();
-        format!(
-            "Renewals & jobs ({} listed, {failed} failed, {} finished in 24h)",
-            self.list.len(),
-            self.finished.len()
-        )
+        let awaiting = match self.open.iter().filter(|r| r.kind == Kind::Awaiting).count() {
+            0 => String::new(),
+            n => format!(", {n} awaiting approval"),
+        };
+        let finished = match self.finished.len() {
+            0 => String::new(),
+            n => format!(", {n} finished in 24h"),
+        };
+        format!("Renewals & jobs ({} listed, {failed} failed{awaiting}{finished})", self.list.len())
     }
 
     fn bindings(&self) -> &'static [Binding] {
@@ -395,7 +416,8 @@ impl View for JobsView {
             lines.push(Line::from(Span::styled(cut(format!("  {a}")), st("ui.text"))));
         }
         // Narrow screens give the detail the room; wide ones show every column in full.
-        let (iw, aw, sw) = if w >= 100 { (24, 14, 19) } else { (16, 10, 18) };
+        // STATE fits "⧗ awaiting approval".
+        let (iw, aw, sw) = if w >= 100 { (24, 14, 19) } else { (16, 10, 19) };
         let dw = w.saturating_sub(2 + iw + aw + sw + 3);
         lines.push(Line::from(Span::styled(
             cut(format!("  {:<iw$} {:<aw$} {:<sw$} {}", "IDENTITY", "AUTHORITY", "STATE", "DETAIL")),
@@ -405,7 +427,10 @@ impl View for JobsView {
             lines.push(Line::from(Span::styled("  nothing due, running, failing or finished today", st("ui.text.dim"))));
         }
         // Section rules sit between the rows and scroll with them.
-        let section = |k: Kind| if k == Kind::Failed { Kind::Open } else { k };
+        let section = |k: Kind| match k {
+            Kind::Failed | Kind::Awaiting => Kind::Open,
+            k => k,
+        };
         let mut items: Vec<Result<usize, Kind>> = Vec::with_capacity(self.list.len() + 2);
         let mut prev = Kind::Open;
         for (n, (k, _)) in self.list.iter().enumerate() {
@@ -457,6 +482,8 @@ impl View for JobsView {
                 st("ui.selection")
             } else if r.kind == Kind::Failed {
                 st("ui.error")
+            } else if r.kind == Kind::Awaiting {
+                st("ui.value.strong")
             } else if r.kind == Kind::Finished {
                 st("ui.text.dim")
             } else {
