@@ -1038,7 +1038,10 @@ fn cli_status_and_jobs_show_a_held_identity_as_awaiting_approval_not_failing() {
     )
     .unwrap();
     assert_eq!(deck.run(&["apply", file.to_str().unwrap()]).0, 0);
-    assert_eq!(deck.run(&["renew", "www"]).0, 1);
+    // `renew --due` holds it and does not call that a failure (exit 0); `status` reports it.
+    let (code, out, err) = deck.run(&["renew", "--due"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("www: awaiting_approval"), "{out}");
     let req = deck.json(&[
         "request",
         "issuance",
@@ -1133,4 +1136,50 @@ fn the_jobs_view_shows_a_held_identity_as_awaiting_approval_and_a_refused_one_as
     let shop = s.lines().find(|l| l.contains("shop ")).unwrap();
     assert!(shop.contains("✗ failed@planned"), "{s}");
     insta::assert_snapshot!("jobs_awaiting_approval_80x24", s);
+}
+
+#[test]
+fn an_approval_asked_by_names_alone_releases_the_identity_that_later_took_those_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice, bob) = team(dir.path(), "held-tls", 1);
+    let names = ["www.example.test", "shop.example.test"];
+    // Asked before any identity has these names: the request names none.
+    let req = workflow::open(
+        &mut ctx,
+        &alice,
+        Payload::Issuance {
+            identity: None,
+            profile: Some("held-tls".into()),
+            authority: Some("internal".into()),
+            environment: None,
+            sans: names.iter().map(|s| s.to_string()).collect(),
+            validity_days: None,
+            approver_role: None,
+        },
+        "storefront launch",
+        None,
+    )
+    .unwrap();
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &estate(dir.path(), "held-tls", "internal", &names),
+    )
+    .unwrap();
+    let d = renew(&mut ctx, &alice).diagnosis.expect("held");
+    assert_eq!(d.category, Category::AwaitingApproval);
+    assert!(
+        d.message
+            .contains(&format!("request #{} has 0 of 1", req.id)),
+        "{}",
+        d.message
+    );
+
+    workflow::approve(&mut ctx, &bob, req.id, "launch reviewed").unwrap();
+    let released = audited(&ctx, "job.release");
+    assert_eq!(released.len(), 1, "{released:?}");
+    assert_eq!(released[0]["identity"], "www");
+    let out = renew(&mut ctx, &alice);
+    assert!(out.diagnosis.is_none(), "{:?}", out.diagnosis);
+    assert_eq!(out.job.state, JobState::Verified);
 }

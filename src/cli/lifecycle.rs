@@ -226,9 +226,14 @@ fn renew_due(
         .into_iter()
         .map(|a| (a.id, a.name))
         .collect();
-    let failed = results
-        .iter()
-        .any(|r| r.error.is_some() || r.outcome.as_ref().is_some_and(|o| o.diagnosis.is_some()));
+    // An identity held for issuance approval did not fail: `status` reports it (exit 3).
+    let failed = results.iter().any(|r| {
+        r.error.is_some()
+            || r.outcome
+                .as_ref()
+                .and_then(|o| o.diagnosis.as_ref())
+                .is_some_and(|d| d.category.is_failure())
+    });
     if json {
         json_out(&results)?;
     } else if results.is_empty() {
