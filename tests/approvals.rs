@@ -115,7 +115,19 @@ fn team(
     profile: &str,
     revocation_approvals: u32,
 ) -> (Ctx, certdeck::FixedClock, Actor, Actor) {
-    let (mut ctx, clock, alice) = testing::ctx_at(T0);
+    let (ctx, clock, alice) = testing::ctx_at(T0);
+    equip(ctx, clock, alice, dir, profile, revocation_approvals)
+}
+
+/// [`team`] on a database someone already opened (a file, for an upgrade).
+fn equip(
+    mut ctx: Ctx,
+    clock: certdeck::FixedClock,
+    alice: Actor,
+    dir: &Path,
+    profile: &str,
+    revocation_approvals: u32,
+) -> (Ctx, certdeck::FixedClock, Actor, Actor) {
     certdeck::ops::policy::load_files(
         &mut ctx,
         &alice,
@@ -174,12 +186,14 @@ fn an_issuance_the_profile_holds_waits_for_another_operators_approval_and_then_r
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice, bob) = team(dir.path(), "held-tls", 1);
 
-    // Held before any CA is asked, with the request to open named.
+    // Held before any CA is asked — awaiting approval, not refused by policy — with the
+    // request to open named.
     let held = renew(&mut ctx, &alice);
     let d = held.diagnosis.expect("held for approval");
-    assert_eq!(d.category, Category::PolicyDenied);
+    assert_eq!(d.category, Category::AwaitingApproval);
     assert!(
-        d.message.contains("wants 1 approval(s) by central-pki")
+        d.message.starts_with("awaiting issuance approval: ")
+            && d.message.contains("wants 1 approval(s) by central-pki")
             && d.message
                 .contains("certdeck request issuance --identity www"),
         "{}",
@@ -206,11 +220,15 @@ fn an_issuance_the_profile_holds_waits_for_another_operators_approval_and_then_r
     assert_eq!(approver_role.as_deref(), Some("central-pki"));
     assert_eq!(req.approvals_required, 1);
 
-    // Pending: still held, and the diagnosis points at the waiting request.
+    // Pending: still held, and the diagnosis points at the waiting request and how
+    // many approvals it still lacks.
     let d = renew_now(&mut ctx, &alice).diagnosis.expect("still held");
+    assert_eq!(d.category, Category::AwaitingApproval);
     assert!(
-        d.message
-            .contains(&format!("request {} is pending", req.id)),
+        d.message.contains(&format!(
+            "request #{} has 0 of 1 approval(s) by central-pki",
+            req.id
+        )) && d.message.contains(&format!("certdeck approve {}", req.id)),
         "{}",
         d.message
     );
@@ -256,7 +274,7 @@ fn an_issuance_the_profile_holds_waits_for_another_operators_approval_and_then_r
     let d = renew_now(&mut ctx, &alice)
         .diagnosis
         .expect("held after a change of names");
-    assert_eq!(d.category, Category::PolicyDenied);
+    assert_eq!(d.category, Category::AwaitingApproval);
     assert!(
         d.message.contains("a change of names needs a new approval")
             && d.message.contains("shop.example.test"),
@@ -314,6 +332,11 @@ fn an_approval_lapses_after_the_configured_days_and_a_raised_threshold_needs_a_n
         .unwrap()
         .diagnosis
         .expect("lapsed");
+    assert_eq!(
+        d.category,
+        Category::AwaitingApproval,
+        "a lapse waits on a reviewer"
+    );
     assert!(d.message.contains("lapsed"), "{}", d.message);
 
     // With no lapse configured the same approval stands again, until the profile asks
@@ -342,6 +365,7 @@ fn an_approval_lapses_after_the_configured_days_and_a_raised_threshold_needs_a_n
         .unwrap()
         .diagnosis
         .expect("threshold raised");
+    assert_eq!(d.category, Category::AwaitingApproval);
     assert!(
         d.message.contains("has 1 approval(s) by central-pki") && d.message.contains("now wants 2"),
         "{}",
@@ -544,9 +568,11 @@ fn cli_an_issuance_held_for_approval_renews_once_another_operator_approves() {
     assert_eq!(deck.run(&["apply", file.to_str().unwrap()]).0, 0);
 
     let (code, out, _) = deck.run(&["renew", "www"]);
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, 1, "not renewed: {out}");
     assert!(
-        out.contains("policy_denied") && out.contains("certdeck request issuance --identity www"),
+        out.contains("www: awaiting_approval")
+            && out.contains("certdeck request issuance --identity www")
+            && !out.contains("failed"),
         "{out}"
     );
     let req = deck.json(&[
@@ -807,4 +833,353 @@ fn cli_run_carries_out_an_approved_revocation() {
     // Nothing left to do on the next round.
     let (_, out, _) = deck.run(&["run", "--once"]);
     assert!(!out.contains("revocation carried out"), "{out}");
+}
+
+// ------------------------------------------------------- awaiting approval is not failure
+
+/// `www` as in [`estate_text`], plus `shop` under the same profile with a name outside
+/// its DNS suffixes: a genuine policy denial beside an approval hold.
+fn estate_with_a_denied_shop(dir: &Path) -> String {
+    let d = dir.display();
+    estate_text(dir, "held-tls", "internal", &["www.example.test"])
+        + &format!(
+            r#"
+[[identity]]
+name = "shop"
+owner = "edge-team"
+profile = "held-tls"
+authority = "internal"
+environment = "prod"
+sans = ["shop.example.org"]
+key = "ecdsa-p256"
+
+[[identity.target]]
+cert = "{d}/deploy/shop.pem"
+key = "{d}/deploy/shop.key"
+reload = "true"
+"#
+        )
+}
+
+fn renew_named(ctx: &mut Ctx, who: &Actor, name: &str) -> lc::RunOutcome {
+    let opts = RunOptions {
+        now: true,
+        ..RunOptions::from_ctx(ctx, false)
+    };
+    lc::renew(ctx, who, name, &opts, &Standard::default()).unwrap()
+}
+
+#[test]
+fn a_held_identity_awaits_approval_while_a_name_the_profile_refuses_stays_policy_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice, bob) = team(dir.path(), "held-tls", 1);
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &Estate::parse(&estate_with_a_denied_shop(dir.path()), Path::new("e.toml")).unwrap(),
+    )
+    .unwrap();
+    let www = renew_named(&mut ctx, &alice, "www");
+    let shop = renew_named(&mut ctx, &alice, "shop");
+    assert_eq!(www.diagnosis.unwrap().category, Category::AwaitingApproval);
+    let denied = shop.diagnosis.unwrap();
+    assert_eq!(denied.category, Category::PolicyDenied);
+    assert!(
+        denied.message.contains("shop.example.org"),
+        "{}",
+        denied.message
+    );
+
+    // Status lists the two apart: the hold is not a failure, yet an approver is a person,
+    // so status still says someone is needed.
+    let st = lc::status(&ctx).unwrap();
+    let names = |jobs: &[certdeck::lifecycle::Job]| -> Vec<String> {
+        jobs.iter().map(|j| j.identity.clone()).collect()
+    };
+    assert_eq!(names(&st.awaiting_approval), ["www"]);
+    assert_eq!(names(&st.failing), ["shop"]);
+    assert!(st.needs_attention);
+
+    // The approval releases the held job only: the refused one keeps its backoff.
+    let req = workflow::open(&mut ctx, &alice, issuance_for("www"), "site", None).unwrap();
+    let approved = workflow::approve(&mut ctx, &bob, req.id, "ok").unwrap();
+    let released = audited(&ctx, "job.release");
+    assert_eq!(released.len(), 1, "{released:?}");
+    assert_eq!(released[0]["identity"], "www");
+    assert_eq!(approved.state, State::Approved);
+    let shop_job = ctx
+        .store
+        .read()
+        .jobs(true, false, 10)
+        .unwrap()
+        .into_iter()
+        .find(|j| j.identity == "shop")
+        .expect("shop still failing");
+    assert!(shop_job.next_attempt_at.unwrap() > T0, "not released");
+
+    // The released job renews on the approval.
+    let out = renew(&mut ctx, &alice);
+    assert!(out.diagnosis.is_none(), "{:?}", out.diagnosis);
+    assert_eq!(out.job.state, JobState::Verified);
+    assert!(lc::status(&ctx).unwrap().awaiting_approval.is_empty());
+}
+
+#[test]
+fn an_identity_awaiting_approval_raises_no_failure_rate_alert_however_often_it_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, clock, alice, _bob) = team(dir.path(), "held-tls", 1);
+    ctx.config.lifecycle.alert_min_jobs = 1;
+    for _ in 0..3 {
+        let d = renew_now(&mut ctx, &alice).diagnosis.unwrap();
+        assert_eq!(d.category, Category::AwaitingApproval);
+        assert!(!lc::evaluate_alerts(&mut ctx, &alice).unwrap());
+        clock.advance(time::Duration::hours(1));
+    }
+    assert!(ctx.store.read().alerts(true).unwrap().is_empty());
+    // Each hold is audited as a hold, not as a failed job.
+    let holds = ctx
+        .store
+        .read()
+        .audit_records(&AuditQuery::default())
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "job.hold")
+        .count();
+    assert_eq!(holds, 3);
+    assert!(audited(&ctx, "job.fail").is_empty());
+}
+
+#[test]
+fn a_job_held_as_policy_denied_before_the_upgrade_is_awaiting_approval_after_it_and_is_released() {
+    use certdeck::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("inventory.db");
+    {
+        let (ctx, clock, alice) = testing::ctx_on(&db, T0);
+        let (mut ctx, _clock, alice, _bob) = equip(ctx, clock, alice, dir.path(), "held-tls", 1);
+        lc::apply_estate(
+            &mut ctx,
+            &alice,
+            &Estate::parse(&estate_with_a_denied_shop(dir.path()), Path::new("e.toml")).unwrap(),
+        )
+        .unwrap();
+        renew_named(&mut ctx, &alice, "www");
+        renew_named(&mut ctx, &alice, "shop");
+    }
+    {
+        // Put the database back as schema 9 left it: the old gate recorded the hold as
+        // `policy_denied`, in its own words.
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let n = c
+            .execute(
+                "UPDATE jobs SET diagnosis = 'policy_denied',
+                     message = 'profile held-tls wants 1 approval(s) by central-pki before \
+                         issuing www: no issuance request approves it; open one with \
+                         `certdeck request issuance --identity www --justification ...`'
+                 WHERE diagnosis = 'awaiting_approval'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+        c.execute("DELETE FROM schema_migrations WHERE version = 10", [])
+            .unwrap();
+        let old: String = c
+            .query_row(
+                "SELECT message FROM jobs j JOIN identities i ON i.id = j.identity_id
+                 WHERE i.name = 'www'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            old.starts_with("profile held-tls wants 1 approval(s)"),
+            "{old}"
+        );
+    }
+    let store = Store::open(&db).unwrap();
+    let jobs = store.read().jobs(false, false, 10).unwrap();
+    let by = |name: &str| jobs.iter().find(|j| j.identity == name).unwrap().clone();
+    assert_eq!(by("www").diagnosis, Some(Category::AwaitingApproval));
+    assert!(by("www")
+        .message
+        .unwrap()
+        .starts_with("awaiting issuance approval: profile held-tls"));
+    assert_eq!(
+        by("shop").diagnosis,
+        Some(Category::PolicyDenied),
+        "a genuine denial is left as it was"
+    );
+    drop(store);
+
+    let (mut ctx, _clock, alice) = testing::ctx_on(&db, T0);
+    let req = workflow::open(&mut ctx, &alice, issuance_for("www"), "site", None).unwrap();
+    workflow::approve(&mut ctx, &operator("bob"), req.id, "ok").unwrap();
+    assert_eq!(audited(&ctx, "job.release").len(), 1);
+    let out = renew(&mut ctx, &alice);
+    assert!(out.diagnosis.is_none(), "{:?}", out.diagnosis);
+    assert_eq!(out.job.state, JobState::Verified);
+}
+
+#[test]
+fn cli_status_and_jobs_show_a_held_identity_as_awaiting_approval_not_failing() {
+    let deck = support::Deck::new();
+    let dir = deck.dir.path();
+    std::fs::create_dir_all(dir.join("policy")).unwrap();
+    std::fs::write(dir.join("policy/p.toml"), policy(1)).unwrap();
+    assert_eq!(
+        deck.run(&["policy", "load", dir.join("policy").to_str().unwrap()])
+            .0,
+        0
+    );
+    let file = dir.join("estate.toml");
+    std::fs::write(
+        &file,
+        estate_text(dir, "held-tls", "internal", &["www.example.test"]),
+    )
+    .unwrap();
+    assert_eq!(deck.run(&["apply", file.to_str().unwrap()]).0, 0);
+    // `renew --due` holds it and does not call that a failure (exit 0); `status` reports it.
+    let (code, out, err) = deck.run(&["renew", "--due"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("www: awaiting_approval"), "{out}");
+    let req = deck.json(&[
+        "request",
+        "issuance",
+        "--identity",
+        "www",
+        "--justification",
+        "new storefront",
+        "--json",
+    ]);
+    let id = req["id"].as_i64().unwrap();
+    let (code, _, err) = deck.run(&["renew", "www", "--now"]);
+    assert_eq!(code, 1, "{err}");
+
+    // status: exit 3 (an approver is a person), under its own heading, saying approval.
+    let (code, out, _) = deck.run(&["status", "--json"]);
+    assert_eq!(code, 3, "{out}");
+    let st: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(st["failing"], serde_json::json!([]), "{st}");
+    assert_eq!(st["awaiting_approval"][0]["identity"], "www");
+    assert_eq!(st["awaiting_approval"][0]["diagnosis"], "awaiting_approval");
+    let msg = st["awaiting_approval"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("request #{id} has 0 of 1 approval(s)")),
+        "{msg}"
+    );
+    let (code, out, _) = deck.run(&["status"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("failing jobs:   0")
+            && out.contains("awaiting approval: 1")
+            && out.contains(&format!(
+                "www (internal): awaiting issuance approval: request #{id}"
+            ))
+            && out
+                .contains("ATTENTION: an approver is needed: 1 identity awaits issuance approval"),
+        "{out}"
+    );
+
+    // jobs: the held job says so; `--failed` leaves it out, `--awaiting-approval` keeps it.
+    let jobs = deck.json(&["jobs", "--json"]);
+    assert_eq!(jobs[0]["diagnosis"], "awaiting_approval", "{jobs}");
+    let (_, out, _) = deck.run(&["jobs"]);
+    let row = out.lines().find(|l| l.contains("www")).unwrap();
+    assert!(
+        row.contains("awaiting") && row.contains("awaiting_approval") && !row.contains("failed@"),
+        "{out}"
+    );
+    assert_eq!(
+        deck.json(&["jobs", "--failed", "--json"]),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        deck.json(&["jobs", "--awaiting-approval", "--json"])[0]["identity"],
+        "www"
+    );
+}
+
+#[test]
+fn the_jobs_view_shows_a_held_identity_as_awaiting_approval_and_a_refused_one_as_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice, _bob) = team(dir.path(), "held-tls", 1);
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &Estate::parse(&estate_with_a_denied_shop(dir.path()), Path::new("e.toml")).unwrap(),
+    )
+    .unwrap();
+    renew_named(&mut ctx, &alice, "www");
+    renew_named(&mut ctx, &alice, "shop");
+    let theme = certdeck::tui::theme::Theme::load("default", None).unwrap();
+    let mut sh = certdeck::tui::shared(ctx, false, theme, true, "test.db".into());
+    sh.actor = alice;
+    let mut app = certdeck::tui::app::App::new(sh, "jobs");
+    app.settle();
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    term.draw(|f| app.render(f)).unwrap();
+    let buf = term.backend().buffer();
+    let mut s = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        for x in 0..buf.area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        s.push_str(line.trim_end());
+        s.push('\n');
+    }
+    let www = s.lines().find(|l| l.contains("www ")).unwrap();
+    assert!(
+        www.contains("⧗ awaiting approval") && !www.contains("✗"),
+        "{s}"
+    );
+    let shop = s.lines().find(|l| l.contains("shop ")).unwrap();
+    assert!(shop.contains("✗ failed@planned"), "{s}");
+    insta::assert_snapshot!("jobs_awaiting_approval_80x24", s);
+}
+
+#[test]
+fn an_approval_asked_by_names_alone_releases_the_identity_that_later_took_those_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice, bob) = team(dir.path(), "held-tls", 1);
+    let names = ["www.example.test", "shop.example.test"];
+    // Asked before any identity has these names: the request names none.
+    let req = workflow::open(
+        &mut ctx,
+        &alice,
+        Payload::Issuance {
+            identity: None,
+            profile: Some("held-tls".into()),
+            authority: Some("internal".into()),
+            environment: None,
+            sans: names.iter().map(|s| s.to_string()).collect(),
+            validity_days: None,
+            approver_role: None,
+        },
+        "storefront launch",
+        None,
+    )
+    .unwrap();
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &estate(dir.path(), "held-tls", "internal", &names),
+    )
+    .unwrap();
+    let d = renew(&mut ctx, &alice).diagnosis.expect("held");
+    assert_eq!(d.category, Category::AwaitingApproval);
+    assert!(
+        d.message
+            .contains(&format!("request #{} has 0 of 1", req.id)),
+        "{}",
+        d.message
+    );
+
+    workflow::approve(&mut ctx, &bob, req.id, "launch reviewed").unwrap();
+    let released = audited(&ctx, "job.release");
+    assert_eq!(released.len(), 1, "{released:?}");
+    assert_eq!(released[0]["identity"], "www");
+    let out = renew(&mut ctx, &alice);
+    assert!(out.diagnosis.is_none(), "{:?}", out.diagnosis);
+    assert_eq!(out.job.state, JobState::Verified);
 }

@@ -47,9 +47,12 @@ pub struct RenewArgs {
 
 #[derive(Debug, Args)]
 pub struct JobsArgs {
-    /// Only failed jobs.
-    #[arg(long)]
+    /// Only failed jobs (not those awaiting issuance approval).
+    #[arg(long, conflicts_with = "awaiting_approval")]
     pub failed: bool,
+    /// Only jobs held until a reviewer approves their issuance request.
+    #[arg(long)]
+    pub awaiting_approval: bool,
     /// At most this many jobs (newest first).
     #[arg(long, default_value_t = 50)]
     pub limit: i64,
@@ -138,6 +141,15 @@ pub fn print_outcome(o: &RunOutcome) {
                 .map(|f| &f[..16.min(f.len())])
                 .unwrap_or("-")
         ),
+        Some(d) if !d.category.is_failure() => {
+            println!(
+                "{name}: {} (job {}): {}",
+                d.category,
+                o.job.id,
+                sanitize(&d.message)
+            );
+            println!("  next step: {}", d.next_step());
+        }
         Some(d) => {
             println!(
                 "{name}: failed at {} (job {}, attempt {}): {}: {}",
@@ -157,7 +169,11 @@ pub fn print_outcome(o: &RunOutcome) {
 
 pub fn jobs(a: JobsArgs, env: &Env) -> CliResult {
     let ctx = env.open()?;
-    let jobs = ctx.store.read().jobs(a.failed, false, a.limit)?;
+    let jobs = if a.awaiting_approval {
+        ctx.store.read().jobs_awaiting_approval(a.limit)?
+    } else {
+        ctx.store.read().jobs(a.failed, false, a.limit)?
+    };
     if a.json {
         json_out(&jobs)?;
         return Ok(exit::OK);
@@ -172,6 +188,7 @@ pub fn jobs(a: JobsArgs, env: &Env) -> CliResult {
     );
     for j in jobs {
         let state = match (j.state, j.failed_step) {
+            _ if j.awaiting_approval() => "awaiting".to_string(),
             (crate::lifecycle::JobState::Failed, Some(s)) => format!("failed@{s}"),
             (s, _) => s.to_string(),
         };
@@ -209,9 +226,14 @@ fn renew_due(
         .into_iter()
         .map(|a| (a.id, a.name))
         .collect();
-    let failed = results
-        .iter()
-        .any(|r| r.error.is_some() || r.outcome.as_ref().is_some_and(|o| o.diagnosis.is_some()));
+    // An identity held for issuance approval did not fail: `status` reports it (exit 3).
+    let failed = results.iter().any(|r| {
+        r.error.is_some()
+            || r.outcome
+                .as_ref()
+                .and_then(|o| o.diagnosis.as_ref())
+                .is_some_and(|d| d.category.is_failure())
+    });
     if json {
         json_out(&results)?;
     } else if results.is_empty() {
@@ -266,15 +288,14 @@ pub fn status(a: StatusArgs, env: &Env) -> CliResult {
         println!("due now:        {}", st.due);
         println!("blocked:        {}", list(&st.blocked));
         println!("failing jobs:   {}", st.failing.len());
-        for j in &st.failing {
+        print_failing(&st.failing);
+        println!("awaiting approval: {}", st.awaiting_approval.len());
+        for j in &st.awaiting_approval {
             println!(
-                "  {} ({}): {} — next attempt {}",
+                "  {} ({}): {}",
                 sanitize(&j.identity),
                 sanitize(&j.authority),
-                j.diagnosis.map(|d| d.as_str()).unwrap_or("?"),
-                j.next_attempt_at
-                    .map(crate::clock::rfc3339)
-                    .unwrap_or_else(|| "-".into())
+                sanitize(j.message.as_deref().unwrap_or("awaiting issuance approval"))
             );
         }
         println!("open circuits:  {}", list(&st.open_circuits));
@@ -283,20 +304,51 @@ pub fn status(a: StatusArgs, env: &Env) -> CliResult {
         for al in &st.alerts {
             println!("  [{}] {}", al.kind, sanitize(&al.message));
         }
-        println!(
-            "{}",
-            if st.needs_attention {
-                "ATTENTION: a person is needed"
-            } else {
-                "ok"
-            }
-        );
+        println!("{}", attention_line(&st));
     }
     Ok(if st.needs_attention {
         ATTENTION
     } else {
         exit::OK
     })
+}
+
+/// The verdict line: who is needed. Identities held for approval need an approver, not
+/// someone to fix a failure, and the line says so.
+fn attention_line(st: &lc::Status) -> String {
+    if !st.needs_attention {
+        return "ok".into();
+    }
+    let held = st.awaiting_approval.len();
+    let waiting = match held {
+        0 => String::new(),
+        1 => "1 identity awaits issuance approval".to_string(),
+        n => format!("{n} identities await issuance approval"),
+    };
+    let other = !st.failing.is_empty()
+        || !st.open_circuits.is_empty()
+        || !st.alerts.is_empty()
+        || !st.expired.is_empty()
+        || !st.blocked.is_empty();
+    match (other, held > 0) {
+        (false, true) => format!("ATTENTION: an approver is needed: {waiting}"),
+        (true, true) => format!("ATTENTION: a person is needed (and {waiting})"),
+        _ => "ATTENTION: a person is needed".into(),
+    }
+}
+
+fn print_failing(jobs: &[crate::lifecycle::Job]) {
+    for j in jobs {
+        println!(
+            "  {} ({}): {} — next attempt {}",
+            sanitize(&j.identity),
+            sanitize(&j.authority),
+            j.diagnosis.map(|d| d.as_str()).unwrap_or("?"),
+            j.next_attempt_at
+                .map(crate::clock::rfc3339)
+                .unwrap_or_else(|| "-".into())
+        );
+    }
 }
 
 fn list(v: &[String]) -> String {

@@ -14,6 +14,11 @@ pub enum Category {
     ChallengeFailed,
     Unauthorized,
     PolicyDenied,
+    /// The profile wants issuance approved and no approved request covers it (none yet,
+    /// one pending, or one that lapsed or no longer covers the names, profile or
+    /// authority). Not a failure: the identity waits on a reviewer, and the approval
+    /// releases the job (`job.release`).
+    AwaitingApproval,
     PolicyViolation,
     DeployPermission,
     ReloadFailed,
@@ -22,13 +27,14 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 11] = [
+    pub const ALL: [Category; 12] = [
         Category::Dns,
         Category::CaUnavailable,
         Category::RateLimited,
         Category::ChallengeFailed,
         Category::Unauthorized,
         Category::PolicyDenied,
+        Category::AwaitingApproval,
         Category::PolicyViolation,
         Category::DeployPermission,
         Category::ReloadFailed,
@@ -44,6 +50,7 @@ impl Category {
             Category::ChallengeFailed => "challenge_failed",
             Category::Unauthorized => "unauthorized",
             Category::PolicyDenied => "policy_denied",
+            Category::AwaitingApproval => "awaiting_approval",
             Category::PolicyViolation => "policy_violation",
             Category::DeployPermission => "deploy_permission",
             Category::ReloadFailed => "reload_failed",
@@ -65,6 +72,7 @@ impl Category {
             Category::ChallengeFailed => "the CA could not validate control of the names: check the HTTP-01 responder or webroot is reachable on port 80, or the DNS-01 TXT record",
             Category::Unauthorized => "the CA refused the account or credential: check the credential reference and the account's authorization for these names",
             Category::PolicyDenied => "the identity's profile does not allow this issuance: change the request or ask for an exception",
+            Category::AwaitingApproval => "nothing is wrong with the identity: its profile wants issuance approved; a reviewer holding the profile's approver role approves the issuance request (`certdeck requests`, `certdeck approve ID`, or the console's :approvals), and the approval releases the job at once",
             Category::PolicyViolation => "the CA returned a certificate that breaks the profile; it was not deployed: check the CA's profile configuration",
             Category::DeployPermission => "certdeck could not write the target files: check directory ownership and modes for the user running certdeck",
             Category::ReloadFailed => "the files were written but the reload command failed: run it by hand to see why, then `certdeck renew IDENTITY --now` resumes",
@@ -77,6 +85,13 @@ impl Category {
     /// deployment failures do not (the CA worked).
     pub fn counts_against_authority(self) -> bool {
         matches!(self, Category::CaUnavailable | Category::RateLimited)
+    }
+
+    /// Whether this is a failure at all: a job awaiting approval is held by design, so it
+    /// is listed apart from failures, never counted in the failure rate, and shown as
+    /// waiting rather than failed.
+    pub fn is_failure(self) -> bool {
+        self != Category::AwaitingApproval
     }
 }
 

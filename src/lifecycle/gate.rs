@@ -36,7 +36,8 @@ pub struct Terms {
 /// list is usable when a CA-source approval covers it for the profile. When the profile
 /// wants approval, an approved issuance request for this identity that still covers it
 /// (names, profile, authority, threshold, not lapsed) lets it through; otherwise it is
-/// `policy_denied` naming the request to open, or the one that no longer covers it.
+/// held, `awaiting_approval`, naming the request to open, the pending one, or the one
+/// that no longer covers it. Genuine profile violations stay `policy_denied`.
 pub fn check(
     read: Read<'_>,
     identity: &Identity,
@@ -137,8 +138,11 @@ pub fn check(
     })
 }
 
-/// The approved issuance request that covers this issuance, or a `policy_denied`
-/// diagnosis saying which request to open (or why the one on record no longer covers it).
+/// The approved issuance request that covers this issuance, or an `awaiting_approval`
+/// diagnosis naming the request to open, the pending one and how many approvals it has,
+/// or why the one on record no longer covers it (names, profile, authority, threshold,
+/// lapse). Waiting on a reviewer is not a policy denial: nothing about the identity is
+/// wrong, and the operator's advice differs.
 #[allow(clippy::too_many_arguments)]
 fn approved_issuance(
     read: Read<'_>,
@@ -181,7 +185,7 @@ fn approved_issuance(
             Err(e) => {
                 let pending = r.effective_state(now) == State::Pending;
                 if why.is_none() || pending {
-                    why = Some((e, pending));
+                    why = Some((e, pending.then_some(r)));
                 }
                 if pending {
                     break;
@@ -189,6 +193,12 @@ fn approved_issuance(
             }
         }
     }
+    let awaiting = |m: String| {
+        Diagnosis::new(
+            Category::AwaitingApproval,
+            format!("awaiting issuance approval: {m}"),
+        )
+    };
     let head = format!(
         "profile {} wants {approvals} approval(s) by {role} before issuing {}",
         profile.name, identity.name
@@ -197,14 +207,20 @@ fn approved_issuance(
         "open one with `certdeck request issuance --identity {} --justification ...`",
         identity.name
     );
-    Err(Diagnosis::new(
-        Category::PolicyDenied,
-        match why {
-            Some((e, true)) => format!("{head}: {e}; it waits on a reviewer"),
-            Some((e, false)) => format!("{head}: {e}; {open}"),
-            None => format!("{head}: no issuance request approves it; {open}"),
-        },
-    ))
+    Err(match why {
+        Some((_, Some(r))) => {
+            let by_role = r.approvals().filter(|v| v.role.as_str() == role).count();
+            awaiting(format!(
+                "request #{id} has {by_role} of {approvals} approval(s) by {role} (profile {}); \
+                 it waits on a reviewer: `certdeck approve {id}`",
+                profile.name,
+                id = r.id
+            ))
+        }
+        // What to do first (the console's narrow column shows the start), then why.
+        Some((e, None)) => awaiting(format!("{e}; {open} ({head})")),
+        None => awaiting(format!("no issuance request approves it: {open} ({head})")),
+    })
 }
 
 /// Checks a certificate the CA returned against what was asked and what the profile

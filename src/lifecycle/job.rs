@@ -127,6 +127,17 @@ impl Job {
     pub fn is_open(&self) -> bool {
         !self.state.is_final()
     }
+
+    /// Held by the issuance gate until a reviewer approves: stored as a stop at `planned`
+    /// (state `failed`, so it resumes and backs off like any stop), but not a failure.
+    pub fn awaiting_approval(&self) -> bool {
+        self.state == JobState::Failed && self.diagnosis == Some(Category::AwaitingApproval)
+    }
+
+    /// Stopped by a real failure (not merely awaiting approval).
+    pub fn is_failing(&self) -> bool {
+        self.state == JobState::Failed && !self.awaiting_approval()
+    }
 }
 
 /// Per-identity exponential backoff: `base` after the first failure, doubling, capped.

@@ -272,6 +272,16 @@ pub fn start_job(
         .ok_or_else(|| OpError::NotFound(format!("identity {identity}")))?;
     if let Some(job) = ctx.store.read().open_job(ident.id)? {
         if let (JobState::Failed, Some(next)) = (job.state, job.next_attempt_at) {
+            if next > ctx.now() && !force && job.awaiting_approval() {
+                return Err(OpError::Conflict(format!(
+                    "identity {identity}: job {} is {}; the approval releases it at once \
+                     (use --now to ask the gate again now)",
+                    job.id,
+                    job.message
+                        .as_deref()
+                        .unwrap_or("awaiting issuance approval")
+                )));
+            }
             if next > ctx.now() && !force {
                 return Err(OpError::Conflict(format!(
                     "identity {identity}: job {} failed ({}) and backs off until {}; use --now to retry at once",
@@ -832,6 +842,10 @@ pub struct Status {
     pub blocked: Vec<String>,
     /// Failed jobs: identity, diagnosis, next attempt.
     pub failing: Vec<Job>,
+    /// Jobs the issuance gate holds until a reviewer approves (diagnosis
+    /// `awaiting_approval`, with the request to open or approve): not failures, but a
+    /// person — an approver — is needed, so they count towards `needs_attention`.
+    pub awaiting_approval: Vec<Job>,
     /// Authorities whose circuit is open.
     pub open_circuits: Vec<String>,
     pub alerts: Vec<crate::store::AlertRow>,
@@ -855,6 +869,7 @@ pub fn status(ctx: &Ctx) -> OpResult<Status> {
         .map(|p| p.name.clone())
         .collect();
     let failing = read.jobs(true, false, 1000)?;
+    let awaiting_approval = read.jobs_awaiting_approval(1000)?;
     let names: HashMap<i64, String> = read
         .authorities()?
         .into_iter()
@@ -874,6 +889,7 @@ pub fn status(ctx: &Ctx) -> OpResult<Status> {
         .map(|r| r.name)
         .collect();
     let needs_attention = !failing.is_empty()
+        || !awaiting_approval.is_empty()
         || !open_circuits.is_empty()
         || !alerts.is_empty()
         || !expired.is_empty()
@@ -883,6 +899,7 @@ pub fn status(ctx: &Ctx) -> OpResult<Status> {
         due,
         blocked,
         failing,
+        awaiting_approval,
         open_circuits,
         alerts,
         expired,

@@ -630,21 +630,40 @@ fn apply(
         Payload::Issuance { identity, sans, .. } => {
             // The approval is the permission the issuance gate looks for. A job the gate
             // held for it is made due now rather than after its backoff.
-            let released = match identity {
-                Some(i) => tx.release_held_jobs(i, now)?,
-                None => Vec::new(),
+            // A request opened by names alone (no identity had them yet) covers whichever
+            // identity has exactly those names now: its held job is released too.
+            let holders: Vec<String> = match identity {
+                Some(i) => vec![i.clone()],
+                None => {
+                    let want = workflow::san_set(sans);
+                    let mut names = Vec::new();
+                    for job in tx.read().jobs_awaiting_approval(10_000)? {
+                        let same = tx
+                            .read()
+                            .identity_by_name(&job.identity)?
+                            .is_some_and(|i| workflow::san_set(&i.sans) == want);
+                        if same && !names.contains(&job.identity) {
+                            names.push(job.identity);
+                        }
+                    }
+                    names
+                }
             };
-            for job in &released {
-                tx.append_audit(
-                    actor,
-                    now,
-                    &Entry::success(
-                        "job.release",
-                        "job",
-                        job.to_string(),
-                        json!({"identity": identity, "request": req.id}),
-                    ),
-                )?;
+            let mut released = Vec::new();
+            for name in &holders {
+                for job in tx.release_held_jobs(name, now)? {
+                    tx.append_audit(
+                        actor,
+                        now,
+                        &Entry::success(
+                            "job.release",
+                            "job",
+                            job.to_string(),
+                            json!({"identity": name, "request": req.id}),
+                        ),
+                    )?;
+                    released.push(job);
+                }
             }
             Ok(
                 json!({"approved_for_issuance": true, "identity": identity, "sans": sans,

@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "policy-verdicts",
         include_str!("migrations/0009_policy_verdicts.sql"),
     ),
+    (
+        10,
+        "awaiting-approval",
+        include_str!("migrations/0010_awaiting_approval.sql"),
+    ),
 ];
 
 /// How long a writer waits for another's transaction to end.

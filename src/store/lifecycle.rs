@@ -382,10 +382,13 @@ impl Read<'_> {
             .optional()?)
     }
 
-    /// Jobs, newest first; `failed_only` keeps failed ones; `open_only` unfinished ones.
+    /// Jobs, newest first; `failed_only` keeps failed ones (not those merely awaiting
+    /// approval: see [`Read::jobs_awaiting_approval`]); `open_only` unfinished ones.
     pub fn jobs(&self, failed_only: bool, open_only: bool, limit: i64) -> Result<Vec<Job>> {
         let clause = match (failed_only, open_only) {
-            (true, _) => "WHERE j.state = 'failed'",
+            (true, _) => {
+                "WHERE j.state = 'failed' AND COALESCE(j.diagnosis, '') <> 'awaiting_approval'"
+            }
             (false, true) => "WHERE j.state NOT IN ('verified', 'cancelled')",
             _ => "",
         };
@@ -397,10 +400,26 @@ impl Read<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// Jobs the issuance gate holds until a reviewer approves, newest first.
+    pub fn jobs_awaiting_approval(&self, limit: i64) -> Result<Vec<Job>> {
+        let mut st = self.c.prepare_cached(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN identities i ON i.id = j.identity_id
+             JOIN authorities a ON a.id = j.authority_id
+             WHERE j.state = 'failed' AND j.diagnosis = 'awaiting_approval'
+             ORDER BY j.id DESC LIMIT ?1"
+        ))?;
+        let rows = st.query_map([limit], job_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// Finished jobs of the last window (for the failure-rate alert): (verified, failed).
+    /// A job awaiting issuance approval is neither: a reviewer is awaited, nothing failed,
+    /// so a queue of held identities never raises the failure-rate alert.
     pub fn job_outcomes_since(&self, since: OffsetDateTime) -> Result<(i64, i64)> {
         Ok(self.c.query_row(
-            "SELECT COALESCE(SUM(state = 'verified'), 0), COALESCE(SUM(state = 'failed'), 0)
+            "SELECT COALESCE(SUM(state = 'verified'), 0),
+                    COALESCE(SUM(state = 'failed'
+                                 AND COALESCE(diagnosis, '') <> 'awaiting_approval'), 0)
              FROM jobs WHERE updated_at >= ?1",
             [ts(since)],
             |r| Ok((r.get(0)?, r.get(1)?)),

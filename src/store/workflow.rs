@@ -166,13 +166,15 @@ impl Tx<'_> {
         Ok(n == 1)
     }
 
-    /// Makes an identity's job that the issuance gate held (failed, `policy_denied`) due
-    /// at once, so an approval is acted on without waiting out the backoff. Returns the
-    /// jobs released.
+    /// Makes an identity's job that the issuance gate held (`awaiting_approval`) due at
+    /// once, so an approval is acted on without waiting out the backoff. A job refused by
+    /// policy (`policy_denied`) is not touched: an approval does not change its profile's
+    /// verdict. (Holds recorded as `policy_denied` before the category existed were
+    /// reclassified by migration 10.) Returns the jobs released.
     pub fn release_held_jobs(&self, identity: &str, now: OffsetDateTime) -> Result<Vec<i64>> {
         let mut st = self.tx.prepare_cached(
             "UPDATE jobs SET next_attempt_at = ?2
-             WHERE state = 'failed' AND diagnosis = 'policy_denied'
+             WHERE state = 'failed' AND diagnosis = 'awaiting_approval'
                AND identity_id IN (SELECT id FROM identities WHERE name = ?1)
              RETURNING id",
         )?;

@@ -67,7 +67,7 @@ impl Step {
             Step::Issued(_) => "certificate.issue".into(),
             Step::Advance { to, .. } => format!("job.{to}"),
             Step::Verified { .. } => "job.verified".into(),
-            Step::Failed(..) => "job.fail".into(),
+            Step::Failed(d, _) => fail_action(d).into(),
         }
     }
 }
@@ -1006,6 +1006,16 @@ fn record_verified(
     Ok(changed)
 }
 
+/// The audit action of a stopped step: a job held for issuance approval is `job.hold`
+/// (a reviewer is awaited, nothing failed); every other stop is `job.fail`.
+fn fail_action(d: &Diagnosis) -> &'static str {
+    if d.category.is_failure() {
+        "job.fail"
+    } else {
+        "job.hold"
+    }
+}
+
 /// Records a failed step: diagnosis, attempts, next attempt (backoff or Retry-After),
 /// and for CA-side failures the authority's circuit breaker.
 fn record_failure(
@@ -1039,7 +1049,7 @@ fn record_failure(
         actor,
         now,
         &Entry::failed(
-            "job.fail",
+            fail_action(d),
             "job",
             id.to_string(),
             d.message.clone(),

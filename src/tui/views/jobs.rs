@@ -1,5 +1,7 @@
 //! `:jobs` — renewals at a glance: each authority's circuit and budget, failures with
-//! their diagnosis and next attempt, running jobs with the step they are on, and what is
+//! their diagnosis and next attempt, identities held until a reviewer approves their
+//! issuance (`⧗ awaiting approval`, with the request to open or approve — not a
+//! failure), running jobs with the step they are on, and what is
 //! due soon or blocked. `r` renews the selected identity through `ops`, after a
 //! confirmation naming the identity and the authority, in the background
 //! (`tui::renewal`), as `r` does in the inventory and the detail.
@@ -35,7 +37,12 @@ struct Row {
     state: String,
     detail: String,
     failed: bool,
+    /// Held until a reviewer approves its issuance request (not a failure).
+    awaiting: bool,
 }
+
+/// What the STATE column is wide enough for: "⧗ awaiting approval".
+const STATE_WIDTH: usize = 19;
 
 pub struct JobsView {
     authorities: Vec<String>,
@@ -86,7 +93,17 @@ impl JobsView {
             .collect();
         let mut rows = Vec::new();
         for j in read.jobs(false, true, 500).map_err(|x| e(&x))? {
+            let awaiting = j.awaiting_approval();
             let (state, detail, failed) = match j.state {
+                _ if awaiting => (
+                    format!("{} awaiting approval", if sh.unicode { "⧗" } else { "=" }),
+                    j.message
+                        .as_deref()
+                        .map(|m| m.trim_start_matches("awaiting issuance approval: "))
+                        .unwrap_or("awaiting issuance approval")
+                        .to_string(),
+                    false,
+                ),
                 JobState::Failed => (
                     format!("✗ failed@{}", j.failed_step.map(|s| s.as_str()).unwrap_or("?")),
                     format!(
@@ -102,7 +119,7 @@ impl JobsView {
                     false,
                 ),
             };
-            rows.push(Row { identity: j.identity, authority: j.authority, state, detail, failed });
+            rows.push(Row { identity: j.identity, authority: j.authority, state, detail, failed, awaiting });
         }
         let plan = lc::plan_renewals(&sh.ctx, false).map_err(|x| e(&x))?;
         for p in plan {
@@ -129,7 +146,7 @@ impl JobsView {
                 }
                 Decision::Wait { .. } => continue,
             };
-            rows.push(Row { identity: p.name, authority, state, detail, failed: false });
+            rows.push(Row { identity: p.name, authority, state, detail, failed: false, awaiting: false });
         }
         self.rows = rows;
         self.selected = self.selected.min(self.rows.len().saturating_sub(1));
@@ -144,7 +161,15 @@ impl View for JobsView {
 
     fn title(&self, _sh: &Shared) -> String {
         let failed = self.rows.iter().filter(|r| r.failed).count();
-        format!("Renewals & jobs ({} listed, {failed} failed)", self.rows.len())
+        let awaiting = self.rows.iter().filter(|r| r.awaiting).count();
+        if awaiting == 0 {
+            format!("Renewals & jobs ({} listed, {failed} failed)", self.rows.len())
+        } else {
+            format!(
+                "Renewals & jobs ({} listed, {failed} failed, {awaiting} awaiting approval)",
+                self.rows.len()
+            )
+        }
     }
 
     fn bindings(&self) -> &'static [Binding] {
@@ -191,7 +216,7 @@ impl View for JobsView {
             lines.push(Line::from(Span::styled(cut(format!("  {a}")), st("ui.text"))));
         }
         lines.push(Line::from(Span::styled(
-            cut(format!("  {:<20} {:<12} {:<18} {}", "IDENTITY", "AUTHORITY", "STATE", "DETAIL")),
+            cut(format!("  {:<20} {:<12} {:<STATE_WIDTH$} {}", "IDENTITY", "AUTHORITY", "STATE", "DETAIL")),
             st("ui.header"),
         )));
         if self.rows.is_empty() {
@@ -208,7 +233,7 @@ impl View for JobsView {
                 r.state.as_str()
             };
             let s = format!(
-                "{}{:<20} {:<12} {:<18} {}",
+                "{}{:<20} {:<12} {:<STATE_WIDTH$} {}",
                 if i == self.selected { "> " } else { "  " },
                 text(&r.identity),
                 text(&r.authority),
@@ -219,6 +244,8 @@ impl View for JobsView {
                 st("ui.selection")
             } else if r.failed {
                 st("ui.error")
+            } else if r.awaiting {
+                st("ui.value.strong")
             } else {
                 st("ui.text")
             };
