@@ -3,6 +3,8 @@
 //! then the renewal through `ops` as a background task while the console keeps taking
 //! keys. Hidden in `--readonly` and for an actor who may not renew.
 
+#[path = "support/endpoint.rs"]
+mod endpoint;
 #[path = "support/servers.rs"]
 mod servers;
 mod support;
@@ -25,8 +27,14 @@ const T0: OffsetDateTime = datetime!(2026-11-29 12:00 UTC);
 
 /// One identity, `www`, on a generated local CA named `internal`, deployed to files.
 fn estate(dir: &Path) -> Estate {
+    Estate::parse(&estate_text(dir, ""), Path::new("estate.toml")).expect("estate parses")
+}
+
+/// The estate's text; `more` is appended to it (more identities, or lines of `www`'s
+/// target such as its verify address).
+fn estate_text(dir: &Path, more: &str) -> String {
     let d = dir.display();
-    let text = format!(
+    format!(
         r#"
 [[owner]]
 name = "edge-team"
@@ -50,9 +58,8 @@ key = "ecdsa-p256"
 [[identity.target]]
 cert = "{d}/deploy/www.pem"
 key = "{d}/deploy/www.key"
-"#
-    );
-    Estate::parse(&text, Path::new("estate.toml")).expect("estate parses")
+{more}"#
+    )
 }
 
 /// The estate applied, `www` holding its first certificate, and one imported
@@ -386,4 +393,278 @@ fn the_confirmation_at_160x48() {
     let (mut c, _dir) = estate_console("certs", 160, 48);
     c.keys("/identity:www\n").keys("r");
     insta::assert_snapshot!("renew_confirm_160x48", c.screen());
+}
+
+// ---------------------------------------------------------------- :jobs after the fact
+
+/// `www` served by a TLS endpoint in this process that reads its deployed files, so a
+/// renewal ends verified as served by 1 of its 1 target; `api` cannot be deployed (its
+/// target is below a regular file), so its renewal fails and stays open.
+fn served_estate(dir: &Path) -> String {
+    let d = dir.display();
+    let addr = endpoint::serve_files(dir.join("deploy/www.pem"), dir.join("deploy/www.key"));
+    estate_text(
+        dir,
+        &format!(
+            r#"verify = "{addr}"
+
+[[identity]]
+name = "api"
+owner = "edge-team"
+profile = "test-tls"
+authority = "internal"
+environment = "prod"
+sans = ["api.example.test"]
+key = "ecdsa-p256"
+[[identity.target]]
+cert = "/dev/null/api.pem"
+key = "{d}/deploy/api.key"
+"#
+        ),
+    )
+}
+
+/// The served estate at T0: `www` issued and verified, `api` failed at deployment.
+fn served_console_ctx(dir: &Path) -> (Ctx, certdeck::clock::FixedClock, Actor) {
+    let (mut ctx, clock, alice) = certdeck::testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
+    let estate = Estate::parse(&served_estate(dir), Path::new("estate.toml")).unwrap();
+    lc::apply_estate(&mut ctx, &alice, &estate).unwrap();
+    let opts = RunOptions::from_ctx(&ctx, true);
+    let standard = certdeck::ca::Standard::default();
+    let www = lc::renew(&mut ctx, &alice, "www", &opts, &standard).unwrap();
+    assert!(www.diagnosis.is_none(), "{:?}", www.diagnosis);
+    let api = lc::renew(&mut ctx, &alice, "api", &opts, &standard).unwrap();
+    assert!(api.diagnosis.is_some(), "api cannot be deployed");
+    (ctx, clock, alice)
+}
+
+/// A job for `identity` cancelled at the clock's time with `reason`. No `ops` verb
+/// cancels a job yet, so the store records one the way a cancellation would.
+fn cancelled_job(ctx: &mut Ctx, identity: &str, reason: &str) -> i64 {
+    let now = ctx.now();
+    let read = ctx.store.read();
+    let ident = read.identity_by_name(identity).unwrap().unwrap();
+    let authority = read
+        .authorities()
+        .unwrap()
+        .into_iter()
+        .find(|a| a.name == "internal")
+        .unwrap();
+    ctx.store
+        .transaction(|tx| -> Result<i64, certdeck::store::StoreError> {
+            let id = tx.insert_job(ident.id, authority.id, "manual", "alice", now)?;
+            tx.fail_job(
+                id,
+                certdeck::lifecycle::JobState::Planned,
+                certdeck::lifecycle::Category::PolicyDenied,
+                reason,
+                0,
+                now,
+                now,
+            )?;
+            tx.set_job_state(id, certdeck::lifecycle::JobState::Cancelled, now)?;
+            Ok(id)
+        })
+        .unwrap()
+}
+
+fn current_fingerprint(c: &Console, identity: &str) -> String {
+    let read = c.app.sh.ctx.store.read();
+    let ident = read.identity_by_name(identity).unwrap().unwrap();
+    read.certificate_fingerprint_status(ident.current_certificate_id.unwrap())
+        .unwrap()
+        .unwrap()
+        .0
+}
+
+/// Moves the selection (`j`) to the line naming `identity` with `state`.
+fn select(c: &mut Console, identity: &str, state: &str) {
+    for _ in 0..30 {
+        if line_with(c, identity, state).is_some_and(|l| l.starts_with("│> ")) {
+            return;
+        }
+        c.keys("j");
+    }
+    panic!("no line {identity} {state}: {}", c.screen());
+}
+
+/// The line of `:jobs` that names `identity` with `state`.
+fn line_with(c: &Console, identity: &str, state: &str) -> Option<String> {
+    c.screen()
+        .lines()
+        .find(|l| l.contains(&format!(" {identity} ")) && l.contains(state))
+        .map(str::to_string)
+}
+
+#[test]
+fn a_renewal_started_in_jobs_stays_listed_as_verified_with_its_new_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, clock, alice) = served_console_ctx(dir.path());
+    clock.set(T0 + time::Duration::days(25));
+    let mut c = Console::open(ctx, alice, false, "jobs", 80, 24);
+    assert!(
+        line_with(&c, "www", "● due now").is_some(),
+        "{}",
+        c.screen()
+    );
+    let old = current_fingerprint(&c, "www");
+    select(&mut c, "www", "● due now");
+    c.keys("r").keys("y");
+    assert!(c.app.sh.renewing.is_empty(), "the renewal ran");
+    let new = current_fingerprint(&c, "www");
+    assert_ne!(new, old, "www holds a new certificate");
+    // Three minutes on, the operator still sees that it worked, when, and with what.
+    clock.advance(time::Duration::minutes(3));
+    c.app.handle(Event::Tick);
+    c.draw();
+    let line = line_with(&c, "www", "✓ verified 3m ago").unwrap_or_else(|| c.screen());
+    assert!(
+        line.contains(&format!("cert {} served by 1/1", &new[..8])),
+        "{line}"
+    );
+    assert!(line_with(&c, "www", "due now").is_none(), "{}", c.screen());
+    // At 160 columns the detail is the full sentence.
+    let mut wide = c;
+    wide.term = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    wide.draw();
+    let line = line_with(&wide, "www", "✓ verified 3m ago").unwrap();
+    assert!(
+        line.contains(&format!(
+            "new certificate {}…, served by 1/1 targets",
+            &new[..16]
+        )),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_cancelled_job_is_listed_as_cancelled_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, clock, alice) = served_console_ctx(dir.path());
+    clock.set(T0 + time::Duration::hours(2));
+    cancelled_job(&mut ctx, "www", "identity moves to the new CA");
+    clock.advance(time::Duration::minutes(10));
+    let c = Console::open(ctx, alice, false, "jobs", 80, 24);
+    let line = line_with(&c, "www", "⊘ cancelled 10m ago").unwrap_or_else(|| c.screen());
+    assert!(line.contains("identity moves to the new CA"), "{line}");
+    // Finished jobs come after the open ones, the most recent first.
+    let s = c.screen();
+    let at = |needle: &str| s.find(needle).unwrap_or_else(|| panic!("{needle}: {s}"));
+    assert!(at("✗ failed@deploying") < at("⊘ cancelled 10m ago"), "{s}");
+    assert!(at("⊘ cancelled 10m ago") < at("✓ verified 2h ago"), "{s}");
+}
+
+#[test]
+fn jobs_that_finished_more_than_a_day_ago_are_not_listed_and_at_most_twenty_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, clock, alice) = served_console_ctx(dir.path());
+    clock.set(T0 + time::Duration::hours(23));
+    let mut c = Console::open(ctx, alice, false, "jobs", 80, 24);
+    assert!(
+        line_with(&c, "www", "✓ verified 23h ago").is_some(),
+        "{}",
+        c.screen()
+    );
+    clock.set(T0 + time::Duration::hours(24) + time::Duration::seconds(1));
+    c.app.handle(Event::Tick);
+    c.draw();
+    assert!(!c.screen().contains("verified"), "{}", c.screen());
+    assert!(!c.app.view().title(&c.app.sh).contains("finished"));
+    // Many recent ones: the newest twenty, the audit log keeps the rest.
+    for i in 0..25 {
+        clock.advance(time::Duration::minutes(1));
+        cancelled_job(&mut c.app.sh.ctx, "www", &format!("cancellation {i}"));
+    }
+    c.app.handle(Event::Tick);
+    c.draw();
+    let title = c.app.view().title(&c.app.sh);
+    assert!(title.contains("20 finished in 24h"), "{title}");
+    assert!(c.screen().contains("cancellation 24"), "{}", c.screen());
+}
+
+/// The plan's time as `:jobs` shows it ("budgets and plan as of HH:MM:SSZ").
+fn planned_at(c: &Console) -> String {
+    let s = c.screen();
+    let at = s.find("plan as of ").unwrap_or_else(|| panic!("{s}")) + "plan as of ".len();
+    s[at..at + 9].to_string()
+}
+
+#[test]
+fn progress_while_a_renewal_runs_rereads_the_jobs_but_keeps_the_plan_for_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, clock, alice) = served_console_ctx(dir.path());
+    clock.set(T0 + time::Duration::days(25));
+    let mut c = Console::open(ctx, alice, false, "jobs", 80, 24);
+    assert_eq!(planned_at(&c), "12:00:00Z");
+    // `r`, `y`: the renewal is queued (not run: it is "in the background").
+    select(&mut c, "www", "● due now");
+    c.press("r").press("y");
+    assert_eq!(c.app.sh.renewing, vec!["www".to_string()]);
+    // Progress wake-ups 30 s apart: the job rows are read again (a job cancelled
+    // meanwhile appears at once), the plan is the one from the view's opening.
+    clock.advance(time::Duration::seconds(30));
+    cancelled_job(&mut c.app.sh.ctx, "api", "owner asked to wait");
+    c.app.handle(Event::Progress);
+    c.draw();
+    assert!(
+        line_with(&c, "api", "cancelled <1m ago").is_some(),
+        "{}",
+        c.screen()
+    );
+    assert_eq!(planned_at(&c), "12:00:00Z", "no re-plan on progress");
+    clock.advance(time::Duration::seconds(29));
+    c.app.handle(Event::Progress);
+    c.app.handle(Event::Tick);
+    c.draw();
+    assert_eq!(
+        planned_at(&c),
+        "12:00:00Z",
+        "nor on a tick within the minute"
+    );
+    // A minute after it was made, the next wake-up makes a new one.
+    clock.advance(time::Duration::seconds(1));
+    c.app.handle(Event::Progress);
+    c.draw();
+    assert_eq!(planned_at(&c), "12:01:00Z");
+    // Ctrl-r re-plans at once.
+    clock.advance(time::Duration::seconds(5));
+    c.app.perform(Action::Refresh);
+    c.draw();
+    assert_eq!(planned_at(&c), "12:01:05Z");
+    // So does the end of the renewal: `www` is no longer due, it is verified.
+    clock.advance(time::Duration::seconds(5));
+    let tasks = c.app.take_tasks();
+    for t in tasks.iter().filter(|t| matches!(t, Task::Renew { .. })) {
+        let r = c.app.run_task_inline(t);
+        c.app.handle(Event::Task(r));
+    }
+    c.app.settle();
+    c.draw();
+    assert_eq!(planned_at(&c), "12:01:10Z");
+    assert!(
+        line_with(&c, "www", "✓ verified <1m ago").is_some(),
+        "{}",
+        c.screen()
+    );
+    assert!(line_with(&c, "www", "due now").is_none(), "{}", c.screen());
+}
+
+#[test]
+fn jobs_at_80x24_with_open_and_finished_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, clock, alice) = served_console_ctx(dir.path());
+    clock.set(T0 + time::Duration::days(25) - time::Duration::hours(1));
+    cancelled_job(&mut ctx, "www", "superseded by a manual renewal");
+    clock.set(T0 + time::Duration::days(25));
+    let mut c = Console::open(ctx, alice, false, "jobs", 80, 24);
+    select(&mut c, "www", "● due now");
+    c.keys("r").keys("y");
+    clock.advance(time::Duration::minutes(3));
+    c.app.handle(Event::Tick);
+    c.draw();
+    // Fingerprints come from fresh keys: the snapshot names them by role.
+    let fp = current_fingerprint(&c, "www");
+    let s = c.screen().replace(&fp[..8], "NEWCERT.");
+    insta::assert_snapshot!("jobs_open_and_finished_80x24", s);
 }

@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "awaiting-approval",
         include_str!("migrations/0010_awaiting_approval.sql"),
     ),
+    (
+        11,
+        "console-jobs",
+        include_str!("migrations/0011_console_jobs.sql"),
+    ),
 ];
 
 /// How long a writer waits for another's transaction to end.

@@ -50,6 +50,21 @@ pub struct LedgerRow {
     pub san_set: String,
 }
 
+/// A job that ended, with what an operator asks of it afterwards: when, which
+/// certificate it produced, and whether that certificate was seen being served.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedJob {
+    pub job: Job,
+    pub finished_at: OffsetDateTime,
+    /// SHA-256 of the certificate the job obtained (none for a job cancelled before).
+    pub fingerprint: Option<String>,
+    /// How many verify addresses served the new certificate, from the job's
+    /// `job.verified` audit record (the record of the check); none when not verified.
+    pub served_by: Option<i64>,
+    /// The identity's deployment targets (as they are now).
+    pub targets: i64,
+}
+
 const JOB_COLUMNS: &str = "j.id, j.identity_id, i.name, j.authority_id, a.name, j.reason, j.state,
     j.failed_step, j.diagnosis, j.message, j.attempts, j.next_attempt_at, j.order_ref,
     j.key_staging, j.certificate_id, j.actor, j.created_at, j.updated_at";
@@ -397,6 +412,40 @@ impl Read<'_> {
              JOIN authorities a ON a.id = j.authority_id {clause} ORDER BY j.id DESC LIMIT ?1"
         ))?;
         let rows = st.query_map([limit], job_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Jobs that ended (verified or cancelled) at or after `since`, the most recent
+    /// first, at most `limit`: what the console shows beside the open ones, so that a
+    /// renewal does not vanish from view the moment it succeeds. Reads only the recent
+    /// jobs (index `jobs_finished`), cheap enough for the console's one-second refresh.
+    pub fn jobs_finished_since(
+        &self,
+        since: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<FinishedJob>> {
+        let mut st = self.c.prepare_cached(&format!(
+            "SELECT {JOB_COLUMNS}, j.finished_at, c.fingerprint_sha256,
+                 (SELECT json_array_length(l.details, '$.verified_at') FROM audit_log l
+                   WHERE l.object_type = 'job' AND l.object_id = CAST(j.id AS TEXT)
+                     AND l.action = 'job.verified'
+                   ORDER BY l.seq DESC LIMIT 1),
+                 (SELECT COUNT(*) FROM identity_targets t WHERE t.identity_id = j.identity_id)
+             FROM jobs j JOIN identities i ON i.id = j.identity_id
+             JOIN authorities a ON a.id = j.authority_id
+             LEFT JOIN certificates c ON c.id = j.certificate_id
+             WHERE j.finished_at >= ?1
+             ORDER BY j.finished_at DESC, j.id DESC LIMIT ?2"
+        ))?;
+        let rows = st.query_map(params![ts(since), limit], |r| {
+            Ok(FinishedJob {
+                job: job_row(r)?,
+                finished_at: from_ts(r.get(18)?),
+                fingerprint: r.get(19)?,
+                served_by: r.get(20)?,
+                targets: r.get(21)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

@@ -21,7 +21,7 @@ pub use certificates::{
 };
 pub use console::{AuditSearch, Dashboard, EstateCounts, NameCount};
 pub use db::{Read, Store, StoreError, Tx, MIGRATIONS};
-pub use lifecycle::{AlertRow, HealthRow, LedgerRow, PlanRow};
+pub use lifecycle::{AlertRow, FinishedJob, HealthRow, LedgerRow, PlanRow};
 pub use policy::{PolicyVersion, StoredRule};
 pub use sources::peek_certificate_sources;
 pub use workflow::{NewRequest, RequestFilter};

@@ -269,13 +269,11 @@ impl App {
             // the inventory itself reloads on Ctrl-r.
             Event::Tick => {
                 let sh = &mut self.sh;
-                self.stack.last_mut().expect("a view").refresh(sh);
+                self.stack.last_mut().expect("a view").on_tick(sh);
             }
             Event::Progress => {
-                if self.view().name() == "jobs" {
-                    let sh = &mut self.sh;
-                    self.stack.last_mut().expect("a view").refresh(sh);
-                }
+                let sh = &mut self.sh;
+                self.stack.last_mut().expect("a view").on_progress(sh);
             }
             Event::Signal(name) => self.quit = Some(format!("received {name}")),
             Event::Task(TaskResult::Inventory { generation, rows }) => {

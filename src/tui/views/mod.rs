@@ -78,8 +78,16 @@ pub trait View {
     fn on_inventory(&mut self, _sh: &Shared) {}
     /// A background task this view asked for (through [`Shared::ask`]) finished.
     fn on_result(&mut self, _result: &super::app::TaskResult, _sh: &Shared) {}
-    /// Re-read this view's own data (`Ctrl-r`, and after the clock ticks a minute).
+    /// Re-read this view's own data (`Ctrl-r`, opening, the end of a renewal).
     fn refresh(&mut self, _sh: &mut Shared) {}
+    /// The clock ticked: by default the same as [`View::refresh`]; a view with costly
+    /// figures may keep them until they are old enough.
+    fn on_tick(&mut self, sh: &mut Shared) {
+        self.refresh(sh)
+    }
+    /// A renewal this console started is still running (about once a second): a view
+    /// that shows job steps re-reads them, cheaply (this is on the input path).
+    fn on_progress(&mut self, _sh: &mut Shared) {}
     /// Raw keys, before the keymap, while the view is taking typed input (a comment in
     /// a text area); `None` lets the keymap handle the key as usual.
     fn capture_key(
