@@ -1183,3 +1183,19 @@ fn an_approval_asked_by_names_alone_releases_the_identity_that_later_took_those_
     assert!(out.diagnosis.is_none(), "{:?}", out.diagnosis);
     assert_eq!(out.job.state, JobState::Verified);
 }
+
+#[test]
+fn renewing_a_held_identity_again_before_its_recheck_says_it_awaits_approval_not_that_it_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice, _bob) = team(dir.path(), "held-tls", 1);
+    renew(&mut ctx, &alice);
+    let opts = RunOptions::from_ctx(&ctx, false);
+    let e = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("is awaiting issuance approval")
+            && text.contains("the approval releases it at once")
+            && !text.contains("failed"),
+        "{text}"
+    );
+}

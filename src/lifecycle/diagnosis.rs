@@ -168,4 +168,17 @@ mod tests {
         }
         assert_eq!(Category::parse("nope"), None);
     }
+
+    #[test]
+    fn awaiting_approval_is_the_one_stop_that_is_not_a_failure_and_advises_approval() {
+        let not_failures: Vec<Category> = Category::ALL
+            .into_iter()
+            .filter(|c| !c.is_failure())
+            .collect();
+        assert_eq!(not_failures, [Category::AwaitingApproval]);
+        assert!(!Category::AwaitingApproval.counts_against_authority());
+        let advice = Category::AwaitingApproval.next_step();
+        assert!(advice.contains("certdeck approve") && !advice.contains("exception"));
+        assert!(Category::PolicyDenied.next_step().contains("exception"));
+    }
 }

@@ -278,8 +278,6 @@ pub fn import(
                     progress(done, total)
                 })?;
             }
-            // Certificates whose issuer came later in the input are linked now, and may
-            // inherit an authority: their rows in memory take it too.
             let ms = |t: std::time::Instant| t.elapsed().as_millis() as u64;
             tracing::debug!(
                 ms = ms(started),
@@ -289,6 +287,8 @@ pub fn import(
             if let Some(d) = deferred {
                 tx.rebuild_indexes(d)?;
             }
+            // Certificates whose issuer came later in the input are linked now, and may
+            // inherit an authority: their rows in memory take it too.
             let late_links = tx.link_issuers()?;
             tracing::debug!(ms = ms(started), "import: indexes built, issuers linked");
             report.issuer_links += late_links;

@@ -283,7 +283,15 @@ impl Store {
             self.conn.pragma_update(None, "foreign_keys", "OFF")?;
             Ok(true)
         };
-        let switched = switch().unwrap_or(false);
+        let switched = match switch() {
+            Ok(switched) => switched,
+            Err(e) => {
+                // Half switched: back to what every other command expects.
+                tracing::warn!(error = %e, "bulk load stays in WAL mode");
+                self.end_bulk_load();
+                false
+            }
+        };
         let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
         tracing::debug!(switched, "bulk load through a rollback journal");
         switched
@@ -306,7 +314,8 @@ impl Store {
         Ok(())
     }
 
-    /// Whether the database is in WAL mode now (false during a [`Store::bulk_load`]).
+    /// Whether the database is in WAL mode now (false during a bulk load that has it to
+    /// itself: [`Store::begin_bulk_load`]).
     pub fn in_wal_mode(&self) -> Result<bool> {
         let mode: String = self
             .conn
