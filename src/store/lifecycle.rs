@@ -6,6 +6,7 @@ use crate::deploy::TargetSpec;
 use crate::lifecycle::{Category, Job, JobState};
 use crate::model::{AuthorityKind, Environment};
 use rusqlite::{params, OptionalExtension, Row};
+use std::collections::HashMap;
 use time::OffsetDateTime;
 
 fn ts(t: OffsetDateTime) -> i64 {
@@ -363,6 +364,18 @@ impl Read<'_> {
         ))?;
         let rows = st.query_map([list], job_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The authority each of `ids` renews from, by identity id (one query for a list
+    /// of identities; those without an authority are absent).
+    pub fn identity_authority_names(&self, ids: &[i64]) -> Result<HashMap<i64, String>> {
+        let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        let mut st = self.c.prepare_cached(
+            "SELECT i.id, a.name FROM identities i JOIN authorities a ON a.id = i.authority_id
+             WHERE i.id IN (SELECT value FROM json_each(?1))",
+        )?;
+        let rows = st.query_map([list], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
     }
 
     /// A certificate's fingerprint and status, without the rest of its row.

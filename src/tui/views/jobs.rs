@@ -318,11 +318,18 @@ impl JobsView {
                 }
                 Decision::Wait { .. } => continue,
             };
-            // Only for the rows listed: most identities wait beyond the horizon.
-            let ident = read.identity_by_name(&p.name).ok().flatten();
-            let authority = ident.and_then(|i| i.authority).unwrap_or_default();
-            rows.push(Row { identity: p.name, authority, state, detail, wide: None, kind: Kind::Planned });
+            rows.push((p.identity_id, Row { identity: p.name, authority: String::new(), state, detail, wide: None, kind: Kind::Planned }));
         }
+        // Only the rows listed (most identities wait beyond the horizon), in one query.
+        let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+        let mut by_id = read.identity_authority_names(&ids).map_err(|x| e(&x))?;
+        let rows = rows
+            .into_iter()
+            .map(|(id, mut r)| {
+                r.authority = by_id.remove(&id).unwrap_or_default();
+                r
+            })
+            .collect();
         self.plan = Plan { authorities, rows, at: now };
         Ok(())
     }
