@@ -108,6 +108,28 @@ reload = "true"
     )
 }
 
+/// A CLI deck with `policy` loaded and `www` (as in [`estate_text`], under `profile`)
+/// applied.
+fn cli_deck_with_www(policy: String, profile: &str) -> support::Deck {
+    let deck = support::Deck::new();
+    let dir = deck.dir.path();
+    std::fs::create_dir_all(dir.join("policy")).unwrap();
+    std::fs::write(dir.join("policy/p.toml"), policy).unwrap();
+    assert_eq!(
+        deck.run(&["policy", "load", dir.join("policy").to_str().unwrap()])
+            .0,
+        0
+    );
+    let file = dir.join("estate.toml");
+    std::fs::write(
+        &file,
+        estate_text(dir, profile, "internal", &["www.example.test"]),
+    )
+    .unwrap();
+    assert_eq!(deck.run(&["apply", file.to_str().unwrap()]).0, 0);
+    deck
+}
+
 /// alice (the bootstrapped administrator, who renews) and bob (central-pki) share one
 /// inventory; `www` is declared under `profile`.
 fn team(
@@ -550,22 +572,7 @@ fn a_profile_with_no_revocation_approvals_revokes_at_once() {
 
 #[test]
 fn cli_an_issuance_held_for_approval_renews_once_another_operator_approves() {
-    let deck = support::Deck::new();
-    let dir = deck.dir.path();
-    std::fs::create_dir_all(dir.join("policy")).unwrap();
-    std::fs::write(dir.join("policy/p.toml"), policy(1)).unwrap();
-    assert_eq!(
-        deck.run(&["policy", "load", dir.join("policy").to_str().unwrap()])
-            .0,
-        0
-    );
-    let file = dir.join("estate.toml");
-    std::fs::write(
-        &file,
-        estate_text(dir, "held-tls", "internal", &["www.example.test"]),
-    )
-    .unwrap();
-    assert_eq!(deck.run(&["apply", file.to_str().unwrap()]).0, 0);
+    let deck = cli_deck_with_www(policy(1), "held-tls");
 
     let (code, out, _) = deck.run(&["renew", "www"]);
     assert_eq!(code, 1, "not renewed: {out}");
@@ -773,27 +780,11 @@ fn requests_reviews_and_ca_approvals_from_before_schema_6_survive_the_upgrade() 
 
 #[test]
 fn cli_run_carries_out_an_approved_revocation() {
-    let deck = support::Deck::new();
-    let dir = deck.dir.path();
-    std::fs::create_dir_all(dir.join("policy")).unwrap();
     // open-tls without the field: one approval before revoking.
-    std::fs::write(
-        dir.join("policy/p.toml"),
+    let deck = cli_deck_with_www(
         policy(1).replace("revocation_approvals = 0\n", ""),
-    )
-    .unwrap();
-    assert_eq!(
-        deck.run(&["policy", "load", dir.join("policy").to_str().unwrap()])
-            .0,
-        0
+        "open-tls",
     );
-    let file = dir.join("estate.toml");
-    std::fs::write(
-        &file,
-        estate_text(dir, "open-tls", "internal", &["www.example.test"]),
-    )
-    .unwrap();
-    assert_eq!(deck.run(&["apply", file.to_str().unwrap()]).0, 0);
     let (code, out, err) = deck.run(&["run", "--once"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("www: verified"), "{out}");
@@ -1022,22 +1013,7 @@ fn a_job_held_as_policy_denied_before_the_upgrade_is_awaiting_approval_after_it_
 
 #[test]
 fn cli_status_and_jobs_show_a_held_identity_as_awaiting_approval_not_failing() {
-    let deck = support::Deck::new();
-    let dir = deck.dir.path();
-    std::fs::create_dir_all(dir.join("policy")).unwrap();
-    std::fs::write(dir.join("policy/p.toml"), policy(1)).unwrap();
-    assert_eq!(
-        deck.run(&["policy", "load", dir.join("policy").to_str().unwrap()])
-            .0,
-        0
-    );
-    let file = dir.join("estate.toml");
-    std::fs::write(
-        &file,
-        estate_text(dir, "held-tls", "internal", &["www.example.test"]),
-    )
-    .unwrap();
-    assert_eq!(deck.run(&["apply", file.to_str().unwrap()]).0, 0);
+    let deck = cli_deck_with_www(policy(1), "held-tls");
     // `renew --due` holds it and does not call that a failure (exit 0); `status` reports it.
     let (code, out, err) = deck.run(&["renew", "--due"]);
     assert_eq!(code, 0, "{out}{err}");

@@ -603,17 +603,21 @@ fn a_bulk_load_never_commits_a_reference_to_a_row_that_does_not_exist() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.db");
     let mut store = Store::open(&path).unwrap();
+    // Certificate 999 does not exist.
+    let seen_nowhere = |tx: &certdeck::store::Tx<'_>| {
+        tx.record_sighting(
+            999,
+            &certdeck::store::NewSighting {
+                kind: "file".into(),
+                location: "/etc/ssl/a.pem".into(),
+            },
+            "2026-06-01T00:00:00Z",
+        )
+    };
     assert!(store.begin_bulk_load());
     let err = store
         .transaction(|tx| {
-            tx.record_sighting(
-                999,
-                &certdeck::store::NewSighting {
-                    kind: "file".into(),
-                    location: "/etc/ssl/a.pem".into(),
-                },
-                "2026-06-01T00:00:00Z",
-            )?;
+            seen_nowhere(tx)?;
             tx.check_foreign_keys(&["sightings"])
         })
         .unwrap_err();
@@ -627,17 +631,6 @@ fn a_bulk_load_never_commits_a_reference_to_a_row_that_does_not_exist() {
         .unwrap();
     assert_eq!(kept, 0);
     // Foreign keys are enforced again, statement by statement, after the load.
-    let err = store
-        .transaction(|tx| {
-            tx.record_sighting(
-                999,
-                &certdeck::store::NewSighting {
-                    kind: "file".into(),
-                    location: "/etc/ssl/a.pem".into(),
-                },
-                "2026-06-01T00:00:00Z",
-            )
-        })
-        .unwrap_err();
+    let err = store.transaction(seen_nowhere).unwrap_err();
     assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
 }

@@ -145,12 +145,7 @@ impl Tx<'_> {
         now: &str,
     ) -> Result<InsertOutcome> {
         let env = environment.map(|e| e.as_str());
-        let sans_text = info
-            .sans
-            .iter()
-            .map(|s| s.value.as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
+        let sans_text = sans_text(info);
         // Insert first and look up only on conflict: in a large import almost every
         // certificate is new, so this saves an index probe per certificate.
         let inserted = self
@@ -270,12 +265,6 @@ impl Tx<'_> {
             let mut st = self.tx.prepare_cached(&sql)?;
             for (k, (info, der, link)) in part.iter().enumerate() {
                 let o = k * 24;
-                let sans_text = info
-                    .sans
-                    .iter()
-                    .map(|s| s.value.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n");
                 st.raw_bind_parameter(o + 1, info.fingerprint_sha256.as_str())?;
                 st.raw_bind_parameter(o + 2, *der)?;
                 st.raw_bind_parameter(o + 3, info.serial.as_str())?;
@@ -283,7 +272,7 @@ impl Tx<'_> {
                 st.raw_bind_parameter(o + 5, info.subject_cn.as_deref())?;
                 st.raw_bind_parameter(o + 6, info.issuer.as_str())?;
                 st.raw_bind_parameter(o + 7, info.issuer_cn.as_deref())?;
-                st.raw_bind_parameter(o + 8, sans_text)?;
+                st.raw_bind_parameter(o + 8, sans_text(info))?;
                 st.raw_bind_parameter(o + 9, info.not_before.unix_timestamp())?;
                 st.raw_bind_parameter(o + 10, info.not_after.unix_timestamp())?;
                 st.raw_bind_parameter(o + 11, info.key_algorithm.as_str())?;
@@ -473,6 +462,16 @@ impl Tx<'_> {
             .prepare_cached("UPDATE certificates SET status = ?2 WHERE id = ?1")?
             .execute(params![id, status.as_str()])?)
     }
+}
+
+/// A certificate's SANs as the `sans` column keeps them (newline-joined, for display and
+/// free text; `certificate_sans` indexes them one by one).
+fn sans_text(info: &CertificateInfo) -> String {
+    info.sans
+        .iter()
+        .map(|s| s.value.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Certificates per statement in [`Tx::insert_certificates_unseen`] (24 parameters
