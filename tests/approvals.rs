@@ -860,18 +860,29 @@ fn renew_named(ctx: &mut Ctx, who: &Actor, name: &str) -> lc::RunOutcome {
     lc::renew(ctx, who, name, &opts, &Standard::default()).unwrap()
 }
 
+/// Applies [`estate_with_a_denied_shop`] and asks to renew both: `www` is held for
+/// approval, `shop` is refused by its profile. Returns their outcomes.
+fn hold_www_and_deny_shop(
+    ctx: &mut Ctx,
+    alice: &Actor,
+    dir: &Path,
+) -> (lc::RunOutcome, lc::RunOutcome) {
+    lc::apply_estate(
+        ctx,
+        alice,
+        &Estate::parse(&estate_with_a_denied_shop(dir), Path::new("e.toml")).unwrap(),
+    )
+    .unwrap();
+    let www = renew_named(ctx, alice, "www");
+    let shop = renew_named(ctx, alice, "shop");
+    (www, shop)
+}
+
 #[test]
 fn a_held_identity_awaits_approval_while_a_name_the_profile_refuses_stays_policy_denied() {
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice, bob) = team(dir.path(), "held-tls", 1);
-    lc::apply_estate(
-        &mut ctx,
-        &alice,
-        &Estate::parse(&estate_with_a_denied_shop(dir.path()), Path::new("e.toml")).unwrap(),
-    )
-    .unwrap();
-    let www = renew_named(&mut ctx, &alice, "www");
-    let shop = renew_named(&mut ctx, &alice, "shop");
+    let (www, shop) = hold_www_and_deny_shop(&mut ctx, &alice, dir.path());
     assert_eq!(www.diagnosis.unwrap().category, Category::AwaitingApproval);
     let denied = shop.diagnosis.unwrap();
     assert_eq!(denied.category, Category::PolicyDenied);
@@ -948,14 +959,7 @@ fn a_job_held_as_policy_denied_before_the_upgrade_is_awaiting_approval_after_it_
     {
         let (ctx, clock, alice) = testing::ctx_on(&db, T0);
         let (mut ctx, _clock, alice, _bob) = equip(ctx, clock, alice, dir.path(), "held-tls", 1);
-        lc::apply_estate(
-            &mut ctx,
-            &alice,
-            &Estate::parse(&estate_with_a_denied_shop(dir.path()), Path::new("e.toml")).unwrap(),
-        )
-        .unwrap();
-        renew_named(&mut ctx, &alice, "www");
-        renew_named(&mut ctx, &alice, "shop");
+        hold_www_and_deny_shop(&mut ctx, &alice, dir.path());
     }
     {
         // Put the database back as schema 9 left it: the old gate recorded the hold as
@@ -1079,14 +1083,7 @@ fn cli_status_and_jobs_show_a_held_identity_as_awaiting_approval_not_failing() {
 fn the_jobs_view_shows_a_held_identity_as_awaiting_approval_and_a_refused_one_as_failed() {
     let dir = tempfile::tempdir().unwrap();
     let (mut ctx, _clock, alice, _bob) = team(dir.path(), "held-tls", 1);
-    lc::apply_estate(
-        &mut ctx,
-        &alice,
-        &Estate::parse(&estate_with_a_denied_shop(dir.path()), Path::new("e.toml")).unwrap(),
-    )
-    .unwrap();
-    renew_named(&mut ctx, &alice, "www");
-    renew_named(&mut ctx, &alice, "shop");
+    hold_www_and_deny_shop(&mut ctx, &alice, dir.path());
     let theme = certdeck::tui::theme::Theme::load("default", None).unwrap();
     let mut sh = certdeck::tui::shared(ctx, false, theme, true, "test.db".into());
     sh.actor = alice;

@@ -382,6 +382,22 @@ fn every_operation_writes_its_audit_record_in_the_same_transaction() {
     );
 }
 
+/// Certificates among megabytes of text around them (as `openssl x509 -text` leaves
+/// it): input enough to count as a bulk load.
+fn bulk_input(fixtures: &[&str]) -> Vec<u8> {
+    let mut data = Vec::new();
+    for f in fixtures {
+        data.extend(std::fs::read(fixture(f)).unwrap());
+    }
+    data.extend(
+        "Certificate: text an exporter left between the blocks\n"
+            .repeat(90_000)
+            .bytes(),
+    );
+    assert!(data.len() > 4 << 20);
+    data
+}
+
 /// An import much larger than the inventory builds the expiry indexes once at its end
 /// instead of row by row; the schema it leaves is the one it found, and the rebuilt
 /// indexes hold every certificate.
@@ -401,22 +417,11 @@ fn a_bulk_import_leaves_the_schema_and_the_indexes_as_it_found_them() {
         rows.map(Result::unwrap).collect()
     };
     let before = schema();
-    // Certificates among megabytes of text around them (as `openssl x509 -text` leaves
-    // it): input enough to count as a bulk load.
-    let mut data = Vec::new();
-    for f in [
+    let data = bulk_input(&[
         "chain/fullchain.pem",
         "validity/expired.pem",
         "validity/expiring-soon.pem",
-    ] {
-        data.extend(std::fs::read(fixture(f)).unwrap());
-    }
-    data.extend(
-        "Certificate: text an exporter left between the blocks\n"
-            .repeat(90_000)
-            .bytes(),
-    );
-    assert!(data.len() > 4 << 20);
+    ]);
     let report = import(
         &mut ctx,
         &alice,
@@ -488,10 +493,9 @@ fn a_bulk_load_leaves_wal_mode_only_when_no_one_else_has_the_database_open() {
 /// every table an import writes, the same report and the same findings.
 #[test]
 fn a_bulk_load_alone_and_one_sharing_the_database_store_exactly_the_same_inventory() {
-    let mut data = Vec::new();
     // Leaves before the CAs that issued them, a certificate twice, one already stored,
     // keys, CRLs and a broken block among them.
-    for f in [
+    let data = bulk_input(&[
         "chain/leaf.pem",
         "chain/fullchain.pem",
         "byname/legacy-leaf.pem",
@@ -514,15 +518,7 @@ fn a_bulk_load_alone_and_one_sharing_the_database_store_exactly_the_same_invento
         "chain/leaf.pem",
         "chain/root.pem",
         "byname/legacy-ca.pem",
-    ] {
-        data.extend(std::fs::read(fixture(f)).unwrap());
-    }
-    data.extend(
-        "an exporter's notes between the blocks\n"
-            .repeat(120_000)
-            .bytes(),
-    );
-    assert!(data.len() > 4 << 20);
+    ]);
 
     let load = |share: bool| {
         let dir = tempfile::tempdir().unwrap();
