@@ -108,6 +108,19 @@ reload = "true"
     )
 }
 
+/// `certdeck request issuance --identity www`, as JSON.
+fn request_issuance_for_www(deck: &support::Deck) -> serde_json::Value {
+    deck.json(&[
+        "request",
+        "issuance",
+        "--identity",
+        "www",
+        "--justification",
+        "new storefront",
+        "--json",
+    ])
+}
+
 /// A CLI deck with `policy` loaded and `www` (as in [`estate_text`], under `profile`)
 /// applied.
 fn cli_deck_with_www(policy: String, profile: &str) -> support::Deck {
@@ -582,15 +595,7 @@ fn cli_an_issuance_held_for_approval_renews_once_another_operator_approves() {
             && !out.contains("failed"),
         "{out}"
     );
-    let req = deck.json(&[
-        "request",
-        "issuance",
-        "--identity",
-        "www",
-        "--justification",
-        "new storefront",
-        "--json",
-    ]);
+    let req = request_issuance_for_www(&deck);
     let id = req["id"].as_i64().unwrap();
     assert_eq!(
         req["payload"]["sans"],
@@ -1022,15 +1027,7 @@ fn cli_status_and_jobs_show_a_held_identity_as_awaiting_approval_not_failing() {
     let (code, out, err) = deck.run(&["renew", "--due"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("www: awaiting_approval"), "{out}");
-    let req = deck.json(&[
-        "request",
-        "issuance",
-        "--identity",
-        "www",
-        "--justification",
-        "new storefront",
-        "--json",
-    ]);
+    let req = request_issuance_for_www(&deck);
     let id = req["id"].as_i64().unwrap();
     let (code, _, err) = deck.run(&["renew", "www", "--now"]);
     assert_eq!(code, 1, "{err}");

@@ -398,6 +398,26 @@ fn bulk_input(fixtures: &[&str]) -> Vec<u8> {
     data
 }
 
+/// Imports `data` as the file `export.txt`.
+fn import_export(
+    ctx: &mut certdeck::ops::Ctx,
+    actor: &certdeck::model::Actor,
+    data: Vec<u8>,
+) -> certdeck::ops::import::ImportReport {
+    import(
+        ctx,
+        actor,
+        vec![Source::Bytes {
+            label: "export.txt".into(),
+            kind: "file".into(),
+            data,
+        }],
+        &ImportOptions::default(),
+        &mut |_, _| {},
+    )
+    .unwrap()
+}
+
 /// An import much larger than the inventory builds the expiry indexes once at its end
 /// instead of row by row; the schema it leaves is the one it found, and the rebuilt
 /// indexes hold every certificate.
@@ -422,18 +442,7 @@ fn a_bulk_import_leaves_the_schema_and_the_indexes_as_it_found_them() {
         "validity/expired.pem",
         "validity/expiring-soon.pem",
     ]);
-    let report = import(
-        &mut ctx,
-        &alice,
-        vec![Source::Bytes {
-            label: "export.txt".into(),
-            kind: "file".into(),
-            data,
-        }],
-        &ImportOptions::default(),
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let report = import_export(&mut ctx, &alice, data);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.new, 4);
     assert_eq!(schema(), before);
@@ -526,18 +535,7 @@ fn a_bulk_load_alone_and_one_sharing_the_database_store_exactly_the_same_invento
         let (mut ctx, _, alice) = ctx_on(&path, now());
         import_fixture(&mut ctx, &alice, "validity/expired.pem").unwrap();
         let other = share.then(|| Store::open(&path).unwrap());
-        let report = import(
-            &mut ctx,
-            &alice,
-            vec![Source::Bytes {
-                label: "export.txt".into(),
-                kind: "file".into(),
-                data: data.clone(),
-            }],
-            &ImportOptions::default(),
-            &mut |_, _| {},
-        )
-        .unwrap();
+        let report = import_export(&mut ctx, &alice, data.clone());
         drop(other);
         let c = raw(&path);
         let mut tables = Vec::new();
