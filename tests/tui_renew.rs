@@ -362,6 +362,11 @@ fn jobs_r_takes_the_same_background_path() {
     c.app.settle();
     assert_eq!(c.jobs().len(), before + 1);
     assert!(c.app.status_text().unwrap().starts_with("www: job"));
+    // Its target has no verify address: verified as deployed, and :jobs says it was
+    // not checked rather than claiming it is served.
+    c.draw();
+    let line = line_with(&c, "www", "✓ verified <1m ago").unwrap_or_else(|| c.screen());
+    assert!(line.contains(", not checked"), "{line}");
 }
 
 #[test]
