@@ -126,15 +126,16 @@ fn finished_row(f: FinishedJob, now: OffsetDateTime, unicode: bool) -> Row {
     let (state, detail, wide) = match j.state {
         JobState::Verified => {
             let fp: String = f.fingerprint.as_deref().unwrap_or("?").chars().take(8).collect();
-            let fp_long: String = f.fingerprint.as_deref().unwrap_or("?").chars().take(16).collect();
+            let mut fp_long: String = f.fingerprint.as_deref().unwrap_or("?").chars().take(16).collect();
+            fp_long.push_str(if unicode { "…" } else { "..." });
             let (short, long) = match f.served_by {
                 Some(n) if n > 0 => (
                     format!("cert {fp} served by {n}/{}", f.targets),
-                    format!("new certificate {fp_long}…, served by {n}/{} targets", f.targets),
+                    format!("new certificate {fp_long}, served by {n}/{} targets", f.targets),
                 ),
                 _ => (
                     format!("cert {fp}, not checked"),
-                    format!("new certificate {fp_long}…, deployed; no target has a verify address"),
+                    format!("new certificate {fp_long}, deployed; no target has a verify address"),
                 ),
             };
             let failures = match j.attempts {
