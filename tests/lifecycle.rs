@@ -1206,3 +1206,291 @@ fn after_batched_renewals_the_stored_compliance_is_what_a_full_evaluation_finds(
     certdeck::ops::policy::evaluate(&mut ctx, &alice).unwrap();
     assert_eq!(stored, snapshot(&ctx));
 }
+
+// ---------------------------------------------------------------- cancelling a job
+
+/// `www` verified once at T0, then (25 days on, due) its renewal fails at deploying
+/// because the estate now points its target at an unwritable path. Returns the verified
+/// job's id and the failed one.
+fn www_with_a_failing_renewal(
+    dir: &Path,
+) -> (Ctx, certdeck::FixedClock, certdeck::model::Actor, i64, i64) {
+    let (mut ctx, clock, alice) = testing::ctx_at(T0);
+    servers::load_test_profile(&mut ctx, &alice);
+    let good = estate_text(dir, None, None, "");
+    lc::apply_estate(&mut ctx, &alice, &parse(&good)).unwrap();
+    let opts = fast(&mut ctx, 1);
+    let first = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+    assert!(first.diagnosis.is_none(), "{:?}", first.diagnosis);
+    let broken = good.replace(
+        &format!("{}/deploy/www.pem", dir.display()),
+        "/dev/null/www.pem",
+    );
+    lc::apply_estate(&mut ctx, &alice, &parse(&broken)).unwrap();
+    clock.advance(time::Duration::days(25));
+    let failing = lc::renew(&mut ctx, &alice, "www", &opts, &Standard::default()).unwrap();
+    assert_eq!(
+        failing.diagnosis.map(|d| d.category),
+        Some(Category::DeployPermission)
+    );
+    assert_eq!(failing.job.failed_step, Some(JobState::Deploying));
+    (ctx, clock, alice, first.job.id, failing.job.id)
+}
+
+fn audit_of_job(ctx: &Ctx, id: i64) -> Vec<certdeck::model::AuditRecord> {
+    ctx.store
+        .read()
+        .audit_records(&certdeck::store::AuditQuery {
+            object_type: Some("job".into()),
+            object_id: Some(id.to_string()),
+            ..Default::default()
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_cancelled_job_records_its_reason_is_never_resumed_and_the_identity_renews_with_a_new_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice, _verified, failing) = www_with_a_failing_renewal(dir.path());
+    let before = ctx.store.read().identity_by_name("www").unwrap().unwrap();
+    let staged = ctx.store.read().job(failing).unwrap().unwrap().key_staging;
+
+    // Addressed by the identity: its open job is the one cancelled.
+    let out = lc::cancel_job(
+        &mut ctx,
+        &alice,
+        &lc::JobSelector::OpenJobOf("www".into()),
+        "host web-3 is being decommissioned",
+    )
+    .unwrap();
+    assert_eq!(out.job.id, failing);
+    assert_eq!(out.was, "failed@deploying");
+    let job = ctx.store.read().job(failing).unwrap().unwrap();
+    assert_eq!(job.state, JobState::Cancelled);
+    assert_eq!(
+        job.message.as_deref(),
+        Some("host web-3 is being decommissioned")
+    );
+    assert_eq!(job.next_attempt_at, None);
+    let finished = ctx.store.read().jobs_finished_since(ctx.now(), 10).unwrap();
+    assert!(
+        finished.iter().any(|f| f.job.id == failing),
+        "finished_at is set"
+    );
+    if let Some(p) = staged {
+        assert!(!Path::new(&p).exists(), "the staged key {p} is removed");
+    }
+
+    // Audited, with the reason and where the job stood.
+    let rec = &audit_of_job(&ctx, failing)[0];
+    assert_eq!(rec.action, "job.cancel");
+    assert_eq!(rec.outcome, "success");
+    assert_eq!(rec.actor, "alice");
+    assert_eq!(rec.details["reason"], "host web-3 is being decommissioned");
+    assert_eq!(rec.details["state"], "failed@deploying");
+    assert_eq!(rec.details["diagnosis"], "deploy_permission");
+
+    // The identity keeps the certificate it had.
+    let after = ctx.store.read().identity_by_name("www").unwrap().unwrap();
+    assert_eq!(after.current_certificate_id, before.current_certificate_id);
+    assert_eq!(ctx.store.read().open_job(after.id).unwrap(), None);
+
+    // The next `renew --due` (the target fixed) does not touch the cancelled job: it
+    // opens a new one, which renews the identity.
+    lc::apply_estate(
+        &mut ctx,
+        &alice,
+        &parse(&estate_text(dir.path(), None, None, "")),
+    )
+    .unwrap();
+    let records_before = audit_of_job(&ctx, failing).len();
+    let opts = fast(&mut ctx, 1);
+    let due = lc::renew_due(&mut ctx, &alice, &opts, &Standard::default(), false).unwrap();
+    let renewed = due
+        .iter()
+        .find_map(|r| r.outcome.as_ref())
+        .expect("www is due and renewed");
+    assert_ne!(renewed.job.id, failing, "a new job, not the cancelled one");
+    assert!(renewed.diagnosis.is_none(), "{:?}", renewed.diagnosis);
+    assert_eq!(renewed.job.state, JobState::Verified);
+    let job = ctx.store.read().job(failing).unwrap().unwrap();
+    assert_eq!(job.state, JobState::Cancelled);
+    assert_eq!(audit_of_job(&ctx, failing).len(), records_before);
+    assert_ne!(
+        ctx.store
+            .read()
+            .identity_by_name("www")
+            .unwrap()
+            .unwrap()
+            .current_certificate_id,
+        before.current_certificate_id
+    );
+
+    // Running the cancelled job by id does nothing either.
+    let again = lc::execute(&mut ctx, &alice, failing, &opts, &Standard::default()).unwrap();
+    assert_eq!(again.job.state, JobState::Cancelled);
+    assert_eq!(audit_of_job(&ctx, failing).len(), records_before);
+}
+
+#[test]
+fn only_an_open_job_with_a_reason_can_be_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice, verified, failing) = www_with_a_failing_renewal(dir.path());
+    let audit = ctx.store.read().audit_count().unwrap();
+
+    let err =
+        lc::cancel_job(&mut ctx, &alice, &lc::JobSelector::Id(verified), "tidy up").unwrap_err();
+    assert!(
+        matches!(err, certdeck::ops::OpError::Conflict(_))
+            && err.to_string().contains("already verified"),
+        "{err}"
+    );
+    for blank in ["", "   "] {
+        let err =
+            lc::cancel_job(&mut ctx, &alice, &lc::JobSelector::Id(failing), blank).unwrap_err();
+        assert!(err.to_string().contains("a reason is required"), "{err}");
+    }
+    let err = lc::cancel_job(&mut ctx, &alice, &lc::JobSelector::Id(9999), "x").unwrap_err();
+    assert!(err.to_string().contains("job 9999"), "{err}");
+    // Nothing changed, nothing recorded.
+    assert_eq!(ctx.store.read().audit_count().unwrap(), audit);
+    assert_eq!(
+        ctx.store.read().job(failing).unwrap().unwrap().state,
+        JobState::Failed
+    );
+
+    // Once cancelled, a second cancellation is refused: the identity has no open job.
+    lc::cancel_job(&mut ctx, &alice, &lc::JobSelector::Id(failing), "first").unwrap();
+    let err = lc::cancel_job(
+        &mut ctx,
+        &alice,
+        &lc::JobSelector::OpenJobOf("www".into()),
+        "second",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no open job"), "{err}");
+    let err =
+        lc::cancel_job(&mut ctx, &alice, &lc::JobSelector::Id(failing), "second").unwrap_err();
+    assert!(err.to_string().contains("already cancelled"), "{err}");
+}
+
+#[test]
+fn cancelling_needs_renewal_rights_within_scope_and_a_denial_is_audited() {
+    use certdeck::access::{Role, Scope};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice, _verified, failing) = www_with_a_failing_renewal(dir.path());
+    // Central PKI is only consulted (C) on renewal and failure response.
+    testing::grant(
+        &mut ctx,
+        &alice,
+        "carol",
+        Role::CentralPki,
+        Scope::default(),
+    );
+    // An app owner may act (R), but only on their own team's identities.
+    testing::grant(
+        &mut ctx,
+        &alice,
+        "bob",
+        Role::AppOwner,
+        Scope {
+            owners: vec!["payments".into()],
+            ..Default::default()
+        },
+    );
+    for who in ["carol", "bob"] {
+        let err = lc::cancel_job(
+            &mut ctx,
+            &testing::operator(who),
+            &lc::JobSelector::Id(failing),
+            "not mine to cancel",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, certdeck::ops::OpError::Denied(_)),
+            "{who}: {err}"
+        );
+        let rec = &audit_of_job(&ctx, failing)[0];
+        assert_eq!(
+            (
+                rec.action.as_str(),
+                rec.outcome.as_str(),
+                rec.actor.as_str()
+            ),
+            ("job.cancel", "denied", who)
+        );
+    }
+    assert_eq!(
+        ctx.store.read().job(failing).unwrap().unwrap().state,
+        JobState::Failed
+    );
+    // The same app owner scoped to the identity's owner may.
+    testing::grant(
+        &mut ctx,
+        &alice,
+        "dana",
+        Role::AppOwner,
+        Scope {
+            owners: vec!["edge-team".into()],
+            ..Default::default()
+        },
+    );
+    lc::cancel_job(
+        &mut ctx,
+        &testing::operator("dana"),
+        &lc::JobSelector::Id(failing),
+        "edge-team retires it",
+    )
+    .unwrap();
+}
+
+#[test]
+fn jobs_cancel_on_the_command_line_cancels_by_identity_or_id_and_refuses_what_it_cannot() {
+    let deck = support::Deck::new();
+    let dir = deck.dir.path();
+    let policy = servers::write_test_profile(dir);
+    assert_eq!(deck.run(&["policy", "load", policy.to_str().unwrap()]).0, 0);
+    let estate = dir.join("estate.toml");
+    std::fs::write(&estate, two_identities(dir, true)).unwrap();
+    assert_eq!(deck.run(&["apply", estate.to_str().unwrap()]).0, 0);
+    assert_eq!(
+        deck.run(&["renew", "www", "--now"]).0,
+        1,
+        "the CA is broken"
+    );
+
+    // Usage: no reason, or an empty one.
+    assert_eq!(deck.run(&["jobs", "cancel", "www"]).0, 2);
+    let (code, _, err) = deck.run(&["jobs", "cancel", "www", "--reason", " "]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("a reason is required"), "{err}");
+
+    let (code, out, err) = deck.run(&["jobs", "cancel", "www", "--reason", "moving to the new CA"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("(www) cancelled (was failed@ordering): moving to the new CA"),
+        "{out}"
+    );
+    let jobs = deck.json(&["jobs", "--json"]);
+    let job = &jobs.as_array().unwrap()[0];
+    assert_eq!(job["identity"], "www");
+    assert_eq!(job["state"], "cancelled");
+    assert_eq!(job["message"], "moving to the new CA");
+    let id = job["id"].as_i64().unwrap().to_string();
+
+    // Refused (exit 1): the job is over, and the identity has no open job left.
+    let (code, _, err) = deck.run(&["jobs", "cancel", &id, "--reason", "again"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already cancelled"), "{err}");
+    let (code, _, err) = deck.run(&["jobs", "cancel", "www", "--reason", "again"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no open job"), "{err}");
+
+    // `jobs` and its filters behave as before.
+    let (code, out, _) = deck.run(&["jobs", "--failed"]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("www"), "{out}");
+    let (code, out, _) = deck.run(&["jobs"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("cancelled"), "{out}");
+}

@@ -1,4 +1,4 @@
-//! Lifecycle commands: `apply`, `export-config`, `renew`, `jobs`.
+//! Lifecycle commands: `apply`, `export-config`, `renew`, `jobs` (and `jobs cancel`).
 
 use super::{exit, CliError, CliResult, Env};
 use crate::lifecycle::estate::Estate;
@@ -46,7 +46,10 @@ pub struct RenewArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct JobsArgs {
+    #[command(subcommand)]
+    pub action: Option<JobsAction>,
     /// Only failed jobs (not those awaiting issuance approval).
     #[arg(long, conflicts_with = "awaiting_approval")]
     pub failed: bool,
@@ -56,6 +59,24 @@ pub struct JobsArgs {
     /// At most this many jobs (newest first).
     #[arg(long, default_value_t = 50)]
     pub limit: i64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum JobsAction {
+    /// Cancel an open job (it is never resumed; a later renewal opens a new one).
+    Cancel(CancelArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// A job id (`12` or `#12`), or an identity (its open job).
+    #[arg(value_name = "JOB-ID|IDENTITY")]
+    pub job: String,
+    /// Why, for the audit log and `:jobs` (required).
+    #[arg(long)]
+    pub reason: String,
     #[arg(long)]
     pub json: bool,
 }
@@ -168,6 +189,9 @@ pub fn print_outcome(o: &RunOutcome) {
 }
 
 pub fn jobs(a: JobsArgs, env: &Env) -> CliResult {
+    if let Some(JobsAction::Cancel(c)) = a.action {
+        return cancel(c, env);
+    }
     let ctx = env.open()?;
     let jobs = if a.awaiting_approval {
         ctx.store.read().jobs_awaiting_approval(a.limit)?
@@ -207,6 +231,25 @@ pub fn jobs(a: JobsArgs, env: &Env) -> CliResult {
             tail
         );
     }
+    Ok(exit::OK)
+}
+
+fn cancel(a: CancelArgs, env: &Env) -> CliResult {
+    let mut ctx = env.open()?;
+    let actor = acting_actor(&ctx);
+    let job = lc::JobSelector::parse(ctx.store.read(), &a.job)?;
+    let out = lc::cancel_job(&mut ctx, &actor, &job, &a.reason)?;
+    if a.json {
+        json_out(&out)?;
+        return Ok(exit::OK);
+    }
+    println!(
+        "job {} ({}) cancelled (was {}): {}",
+        out.job.id,
+        sanitize(&out.job.identity),
+        out.was,
+        sanitize(out.job.message.as_deref().unwrap_or_default())
+    );
     Ok(exit::OK)
 }
 

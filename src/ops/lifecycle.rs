@@ -362,6 +362,144 @@ pub fn renew(
     execute(ctx, actor, id, opts, connectors)
 }
 
+/// Which job to cancel: by its id, or the open job of an identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobSelector {
+    Id(i64),
+    OpenJobOf(String),
+}
+
+impl JobSelector {
+    /// `12` or `#12` is a job id; anything else names an identity. A name made only of
+    /// digits is still read as an identity when no job has that id.
+    pub fn parse(read: Read<'_>, s: &str) -> OpResult<JobSelector> {
+        let digits = s.trim().trim_start_matches('#');
+        if let Ok(id) = digits.parse::<i64>() {
+            if read.job(id)?.is_some() || read.identity_by_name(s)?.is_none() {
+                return Ok(JobSelector::Id(id));
+            }
+        }
+        Ok(JobSelector::OpenJobOf(s.to_string()))
+    }
+}
+
+/// What a cancellation ended.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Cancelled {
+    /// The job as it is now (state `cancelled`, the reason in `message`).
+    pub job: Job,
+    /// Where it stood when cancelled (`failed@deploying`, `awaiting_approval`, `ordering`...).
+    pub was: String,
+}
+
+/// Cancels an open job (an operator's decision: a host being decommissioned, a held
+/// issuance nobody will approve). Same authority as renewing it — RACI `renewal_response`
+/// within the actor's scopes for the identity. The job ends `cancelled` with `reason`,
+/// and is never resumed; the identity's current certificate is untouched, and a later
+/// renewal (by hand or by the planner) opens a new job. A staged key of the job is
+/// removed once the cancellation is committed.
+pub fn cancel_job(
+    ctx: &mut Ctx,
+    actor: &Actor,
+    job: &JobSelector,
+    reason: &str,
+) -> OpResult<Cancelled> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(OpError::Invalid(
+            "a reason is required to cancel a job (--reason TEXT)".into(),
+        ));
+    }
+    let found = match job {
+        JobSelector::Id(id) => ctx
+            .store
+            .read()
+            .job(*id)?
+            .ok_or_else(|| OpError::NotFound(format!("job {id}")))?,
+        JobSelector::OpenJobOf(name) => {
+            let ident = ctx
+                .store
+                .read()
+                .identity_by_name(name)?
+                .ok_or_else(|| OpError::NotFound(format!("identity {name}")))?;
+            ctx.store.read().open_job(ident.id)?.ok_or_else(|| {
+                OpError::Conflict(format!("identity {name} has no open job to cancel"))
+            })?
+        }
+    };
+    let id = found.id;
+    let cancelled = run(
+        ctx,
+        actor,
+        Activity::RenewalResponse,
+        "job.cancel",
+        ("job", &id.to_string()),
+        |tx, now| {
+            // Read again under the write lock: the job may have moved since.
+            let job = tx
+                .read()
+                .job(id)?
+                .ok_or_else(|| OpError::NotFound(format!("job {id}")))?;
+            let ident = tx
+                .read()
+                .identity_by_name(&job.identity)?
+                .ok_or_else(|| OpError::NotFound(format!("identity {}", job.identity)))?;
+            super::check_object(
+                tx,
+                actor,
+                Activity::RenewalResponse,
+                now,
+                &scope_object(&ident),
+            )?;
+            if job.state.is_final() {
+                return Err(OpError::Conflict(format!(
+                    "job {id} ({}) is already {}: only an open job can be cancelled",
+                    job.identity, job.state
+                )));
+            }
+            let was = match (job.state, job.failed_step) {
+                _ if job.awaiting_approval() => "awaiting_approval".to_string(),
+                (JobState::Failed, Some(step)) => format!("failed@{step}"),
+                (state, _) => state.to_string(),
+            };
+            if !tx.cancel_job(id, reason, now)? {
+                return Err(OpError::Conflict(format!("job {id} has already ended")));
+            }
+            tx.append_audit(
+                actor,
+                now,
+                &Entry::success(
+                    "job.cancel",
+                    "job",
+                    id.to_string(),
+                    json!({
+                        "identity": job.identity,
+                        "authority": job.authority,
+                        "reason": reason,
+                        "state": was,
+                        "diagnosis": job.diagnosis.map(|d| d.as_str()),
+                        "attempts": job.attempts,
+                    }),
+                ),
+            )?;
+            Ok(was)
+        },
+    )?;
+    let job = ctx
+        .store
+        .read()
+        .job(id)?
+        .ok_or_else(|| OpError::NotFound(format!("job {id}")))?;
+    if let Some(staged) = &job.key_staging {
+        // The pending key of a job that will never deploy it; a new job stages its own.
+        let _ = std::fs::remove_file(staged);
+    }
+    Ok(Cancelled {
+        job,
+        was: cancelled,
+    })
+}
+
 /// The registered domain (public suffix + 1) of the first DNS name, for budgets.
 pub fn registered_domain(sans: &[String]) -> Option<String> {
     let name = sans

@@ -192,6 +192,22 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Ends an open job as `cancelled` with the operator's reason in `message`; keeps its
+    /// last diagnosis and failed step as history. Returns false when the job had already
+    /// ended (verified or cancelled), so a cancellation racing a finishing run changes
+    /// nothing.
+    pub fn cancel_job(&self, id: i64, reason: &str, now: OffsetDateTime) -> Result<bool> {
+        let n = self
+            .tx
+            .prepare_cached(
+                "UPDATE jobs SET state = 'cancelled', message = ?2, next_attempt_at = NULL,
+                     updated_at = ?3, finished_at = ?3
+                 WHERE id = ?1 AND state NOT IN ('verified', 'cancelled')",
+            )?
+            .execute(params![id, reason, ts(now)])?;
+        Ok(n == 1)
+    }
+
     pub fn set_job_authority(&self, id: i64, authority_id: i64) -> Result<()> {
         self.tx.execute(
             "UPDATE jobs SET authority_id = ?2 WHERE id = ?1",

@@ -765,8 +765,21 @@ fn record_round(
             let mut superseded: Vec<i64> = Vec::new();
             let mut needs_link = false;
             let mut chain_ids: HashMap<&[u8], i64> = HashMap::new();
+            // A job cancelled while this round worked on it stays cancelled: its step is
+            // not recorded (read under the write lock, so no cancellation slips between).
+            let ids: Vec<i64> = steps.iter().map(|(i, _)| jobs[*i].job.id).collect();
+            let cancelled: std::collections::HashSet<i64> = tx
+                .read()
+                .jobs_by_id(&ids)?
+                .into_iter()
+                .filter(|j| j.state == JobState::Cancelled)
+                .map(|j| j.id)
+                .collect();
             for (i, step) in steps {
                 let r = &jobs[*i];
+                if cancelled.contains(&r.job.id) {
+                    continue;
+                }
                 match step {
                     Step::Ordering { staging } => record_ordering(tx, actor, now, r, staging)?,
                     Step::Issued(c) => {
