@@ -628,3 +628,32 @@ fn a_bulk_load_never_commits_a_reference_to_a_row_that_does_not_exist() {
     let err = store.transaction(seen_nowhere).unwrap_err();
     assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
 }
+
+/// A command started while a bulk load has the database to itself waits for it to end
+/// (SQLite refuses its switch to WAL mode at once, without a busy handler), then opens
+/// the database in WAL mode as usual.
+#[test]
+fn opening_the_database_during_someone_elses_bulk_load_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let mut loader = Store::open(&path).unwrap();
+    assert!(loader.begin_bulk_load());
+    let (told, waited) = std::sync::mpsc::channel();
+    let opener = std::thread::spawn({
+        let path = path.clone();
+        move || {
+            Store::open_waiting(&path, &mut || told.send(()).unwrap()).and_then(|s| s.in_wal_mode())
+        }
+    });
+    // The load's transaction holds the write lock until the other opening has waited.
+    loader
+        .transaction(|_| {
+            waited
+                .recv()
+                .map_err(|e| StoreError::Invalid(e.to_string()))
+        })
+        .unwrap();
+    loader.end_bulk_load();
+    assert!(opener.join().unwrap().unwrap(), "opened in WAL mode");
+    assert!(loader.in_wal_mode().unwrap());
+}

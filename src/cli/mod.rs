@@ -194,7 +194,16 @@ impl Env {
         let store = if self.readonly {
             Store::open_readonly(&self.db_path)?
         } else {
-            Store::open(&self.db_path)?
+            let path = &self.db_path;
+            Store::open_waiting(path, &mut || {
+                use std::io::IsTerminal;
+                if std::io::stderr().is_terminal() {
+                    eprintln!(
+                        "certdeck: waiting for another certdeck to finish writing {} (a bulk import)",
+                        crate::sanitize::sanitize(&path.display().to_string())
+                    );
+                }
+            })?
         };
         let ctx = Ctx::new(store, self.clock.clone(), self.config.clone());
         // Users without a role read at most, and not even that when the config says so.

@@ -101,6 +101,12 @@ pub struct Read<'a> {
 impl Store {
     /// Opens (creating when missing) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_waiting(path, &mut || {})
+    }
+
+    /// [`Store::open`], calling `waiting` once if the opening has to wait for another
+    /// connection's bulk load ([`Store::begin_bulk_load`]) to end (a command can say so).
+    pub fn open_waiting(path: &Path, waiting: &mut dyn FnMut()) -> Result<Store> {
         let display = path.display().to_string();
         if !path.exists() {
             create_file(path).map_err(|source| StoreError::Create {
@@ -118,7 +124,7 @@ impl Store {
             path: Some(path.to_path_buf()),
             readonly: false,
         };
-        store.configure()?;
+        store.configure(waiting)?;
         store.migrate()?;
         Ok(store)
     }
@@ -157,7 +163,7 @@ impl Store {
             path: None,
             readonly: false,
         };
-        store.configure()?;
+        store.configure(&mut || {})?;
         store.migrate()?;
         Ok(store)
     }
@@ -170,7 +176,7 @@ impl Store {
         self.readonly
     }
 
-    fn configure(&mut self) -> Result<()> {
+    fn configure(&mut self, waiting: &mut dyn FnMut()) -> Result<()> {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         // 16 KiB pages for a new database (it can only be chosen before the first write):
@@ -182,7 +188,7 @@ impl Store {
             self.conn.pragma_update(None, "page_size", 16_384)?;
         }
         if self.path.is_some() {
-            self.enter_wal()?;
+            self.enter_wal_waiting(waiting)?;
         }
         self.conn.pragma_update(None, "temp_store", "MEMORY")?;
         self.conn.set_prepared_statement_cache_capacity(64);
@@ -303,8 +309,32 @@ impl Store {
         if let Err(e) = self.conn.pragma_update(None, "foreign_keys", "ON") {
             tracing::warn!(error = %e, "could not turn foreign keys back on after a bulk load");
         }
-        if let Err(e) = self.enter_wal() {
+        if let Err(e) = self.enter_wal_waiting(&mut || {}) {
             tracing::warn!(error = %e, "could not return to WAL mode after a bulk load");
+        }
+    }
+
+    /// [`Store::enter_wal`], waiting (up to the busy timeout) while another connection
+    /// holds a bulk load's write lock. SQLite answers a journal-mode change that cannot
+    /// take its lock with "database is locked" at once, without its busy handler: a
+    /// command opened during someone's bulk import would fail instead of waiting.
+    fn enter_wal_waiting(&mut self, waiting: &mut dyn FnMut()) -> Result<()> {
+        let since = std::time::Instant::now();
+        let mut told = false;
+        loop {
+            match self.enter_wal() {
+                Err(StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && since.elapsed() < BUSY_TIMEOUT =>
+                {
+                    if !told {
+                        waiting();
+                        told = true;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
         }
     }
 
