@@ -2,6 +2,7 @@
 //! certificate detail or `:jobs`, a confirmation naming the identity and its authority,
 //! then the renewal through `ops` as a background task while the console keeps taking
 //! keys. Hidden in `--readonly` and for an actor who may not renew.
+//! `c` in `:jobs` cancels an open job once a reason is typed, with the same rules.
 
 #[path = "support/endpoint.rs"]
 mod endpoint;
@@ -444,8 +445,8 @@ fn served_console_ctx(dir: &Path) -> (Ctx, certdeck::clock::FixedClock, Actor) {
     (ctx, clock, alice)
 }
 
-/// A job for `identity` cancelled at the clock's time with `reason`. No `ops` verb
-/// cancels a job yet, so the store records one the way a cancellation would.
+/// A job for `identity` cancelled at the clock's time with `reason`: a job planned for
+/// it (not run) that `ops` cancels, as `certdeck jobs cancel` or `c` in `:jobs` would.
 fn cancelled_job(ctx: &mut Ctx, identity: &str, reason: &str) -> i64 {
     let now = ctx.now();
     let read = ctx.store.read();
@@ -456,22 +457,13 @@ fn cancelled_job(ctx: &mut Ctx, identity: &str, reason: &str) -> i64 {
         .into_iter()
         .find(|a| a.name == "internal")
         .unwrap();
-    ctx.store
-        .transaction(|tx| -> Result<i64, certdeck::store::StoreError> {
-            let id = tx.insert_job(ident.id, authority.id, "manual", "alice", now)?;
-            tx.fail_job(
-                id,
-                certdeck::lifecycle::JobState::Planned,
-                certdeck::lifecycle::Category::PolicyDenied,
-                reason,
-                0,
-                now,
-                now,
-            )?;
-            tx.set_job_state(id, certdeck::lifecycle::JobState::Cancelled, now)?;
-            Ok(id)
-        })
-        .unwrap()
+    let id = ctx
+        .store
+        .transaction(|tx| tx.insert_job(ident.id, authority.id, "manual", "alice", now))
+        .unwrap();
+    let alice = certdeck::testing::operator("alice");
+    lc::cancel_job(ctx, &alice, &lc::JobSelector::Id(id), reason).unwrap();
+    id
 }
 
 fn current_fingerprint(c: &Console, identity: &str) -> String {
@@ -672,4 +664,157 @@ fn jobs_at_80x24_with_open_and_finished_jobs() {
     let fp = current_fingerprint(&c, "www");
     let s = c.screen().replace(&fp[..8], "NEWCERT.");
     insta::assert_snapshot!("jobs_open_and_finished_80x24", s);
+}
+
+// ---------------------------------------------------------------- `c`: cancel a job
+
+fn offers_cancel(c: &Console) -> bool {
+    c.app
+        .keymap()
+        .bindings
+        .iter()
+        .any(|b| b.action == Action::View("cancel-job"))
+}
+
+#[test]
+fn c_in_jobs_cancels_the_selected_open_job_once_a_reason_is_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, clock, alice) = served_console_ctx(dir.path());
+    clock.advance(time::Duration::minutes(5));
+    let mut c = Console::open(ctx, alice, false, "jobs", 80, 24);
+    assert!(offers_cancel(&c));
+    assert!(c.screen().contains("c cancel"), "{}", c.screen());
+    let api = c.jobs().into_iter().find(|j| j.identity == "api").unwrap();
+    assert_eq!(api.state, certdeck::lifecycle::JobState::Failed);
+
+    // On a finished line there is nothing to cancel.
+    select(&mut c, "www", "✓ verified");
+    c.keys("c");
+    assert!(!c.screen().contains("Cancel job"), "{}", c.screen());
+    assert!(
+        c.app.status_text().unwrap().contains("not an open job"),
+        "{:?}",
+        c.app.status_text()
+    );
+
+    // The popup names the job, where it stands and what cancelling does.
+    c.keys("g");
+    select(&mut c, "api", "✗ failed@deploying");
+    c.keys("c");
+    let s = c.screen();
+    assert!(
+        s.contains(&format!("Cancel job {} of api: reason (required)", api.id)),
+        "{s}"
+    );
+    assert!(
+        s.contains("Now ✗ failed@deploying. Cancelled, it never resumes; audited as alice."),
+        "{s}"
+    );
+    assert!(
+        s.contains("api's current certificate is untouched; a later renewal opens a new job."),
+        "{s}"
+    );
+    // No reason, no cancellation.
+    c.keys("\n");
+    assert!(
+        c.screen().contains("a reason is required"),
+        "{}",
+        c.screen()
+    );
+    assert_eq!(
+        c.app
+            .sh
+            .ctx
+            .store
+            .read()
+            .job(api.id)
+            .unwrap()
+            .unwrap()
+            .state,
+        certdeck::lifecycle::JobState::Failed
+    );
+    // Typed keys are the reason's, not the keymap's (`q` does not quit, `j` does not move).
+    c.keys("host api-7 retired, quota\n");
+    assert_eq!(
+        c.app.status_text(),
+        Some(
+            format!(
+                "job {} (api) cancelled (was failed@deploying): host api-7 retired, quota",
+                api.id
+            )
+            .as_str()
+        )
+    );
+    let job = c.app.sh.ctx.store.read().job(api.id).unwrap().unwrap();
+    assert_eq!(job.state, certdeck::lifecycle::JobState::Cancelled);
+    assert_eq!(job.message.as_deref(), Some("host api-7 retired, quota"));
+    let line = line_with(&c, "api", "⊘ cancelled <1m ago").unwrap_or_else(|| c.screen());
+    assert!(line.contains("host api-7 retired"), "{line}");
+    // Nothing open is left: `c` is no longer offered.
+    assert!(!offers_cancel(&c));
+}
+
+#[test]
+fn esc_keeps_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, _clock, alice) = served_console_ctx(dir.path());
+    let mut c = Console::open(ctx, alice, false, "jobs", 80, 24);
+    select(&mut c, "api", "✗ failed@deploying");
+    c.keys("c").keys("half a rea");
+    c.app.press(KeyCode::Esc);
+    c.draw();
+    assert!(!c.screen().contains("Cancel job"), "{}", c.screen());
+    assert!(c
+        .app
+        .status_text()
+        .unwrap()
+        .ends_with("kept: not cancelled"));
+    assert!(c
+        .jobs()
+        .iter()
+        .all(|j| j.state != certdeck::lifecycle::JobState::Cancelled));
+}
+
+#[test]
+fn cancel_is_hidden_in_readonly_and_for_an_actor_who_may_not_renew() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, _clock, _alice) = served_console_ctx(dir.path());
+    let alice = certdeck::testing::operator("alice");
+    let mut c = Console::open(ctx, alice, true, "jobs", 80, 24);
+    assert!(!offers_cancel(&c));
+    assert!(!c.screen().contains("c cancel"), "{}", c.screen());
+    select(&mut c, "api", "✗ failed@deploying");
+    c.keys("c");
+    assert!(!c.screen().contains("Cancel job"), "{}", c.screen());
+
+    let (ctx, _clock, _alice) = served_console_ctx(dir.path());
+    let mut c = Console::open(
+        ctx,
+        certdeck::testing::operator("mallory"),
+        false,
+        "jobs",
+        80,
+        24,
+    );
+    assert!(!offers_cancel(&c));
+    select(&mut c, "api", "✗ failed@deploying");
+    c.keys("c");
+    assert!(!c.screen().contains("Cancel job"), "{}", c.screen());
+    assert!(c
+        .jobs()
+        .iter()
+        .all(|j| j.state != certdeck::lifecycle::JobState::Cancelled));
+}
+
+#[test]
+fn the_cancel_popup_at_80x24() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, _clock, alice) = served_console_ctx(dir.path());
+    let mut c = Console::open(ctx, alice, false, "jobs", 80, 24);
+    select(&mut c, "api", "✗ failed@deploying");
+    c.keys("c").keys("moved to the new CA");
+    // Fingerprints come from fresh keys: the snapshot names them by role.
+    let fp = current_fingerprint(&c, "www");
+    let s = c.screen().replace(&fp[..8], "WWWCERT.");
+    insta::assert_snapshot!("jobs_cancel_popup_80x24", s);
 }

@@ -5,7 +5,9 @@
 //! that finished in the last day (so a renewal the operator started does not vanish the
 //! moment it succeeds), and what is due soon or blocked. `r` renews the selected identity
 //! through `ops`, after a confirmation naming the identity and the authority, in the
-//! background (`tui::renewal`), as `r` does in the inventory and the detail.
+//! background (`tui::renewal`), as `r` does in the inventory and the detail. `c` cancels
+//! the selected open job (`ops::lifecycle::cancel_job`) once a reason is typed in its
+//! popup, which names the job, where it stands and what cancelling does.
 //!
 //! Two halves refresh at different rates. The job rows (open and recently finished) are
 //! two indexed, bounded queries, re-read on every refresh, including the one-second
@@ -26,9 +28,11 @@ use crate::tui::app::Shared;
 use crate::tui::keymap::Binding;
 use crate::tui::renewal;
 use crate::tui::widgets::{fit, text};
-use ratatui::layout::Rect;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui_textarea::TextArea;
 use ratatui::Frame;
 use std::collections::HashSet;
 use time::{Duration, OffsetDateTime};
@@ -40,7 +44,18 @@ pub const SPECS: &[ViewSpec] = &[ViewSpec {
     open: JobsView::open,
 }];
 
+/// Cancelling needs what renewing needs (RACI `renewal_response`), so it is offered
+/// with `r`; dangerous, so `--readonly` removes it.
+const CANCEL: Binding = Binding::new(
+    Action::View("cancel-job"),
+    &["c"],
+    "cancel the selected open job (reason required)",
+)
+.hinted()
+.dangerous();
+
 const BINDINGS: &[Binding] = &[renewal::BINDING];
+const BINDINGS_WITH_CANCEL: &[Binding] = &[renewal::BINDING, CANCEL];
 
 /// How old the plan may grow before a refresh recomputes it.
 pub const PLAN_MAX_AGE: Duration = Duration::minutes(1);
@@ -70,6 +85,19 @@ struct Row {
     /// A fuller detail for when the line has room for it.
     wide: Option<String>,
     kind: Kind,
+    /// The job the line is about (none for the plan's lines).
+    job: Option<i64>,
+}
+
+/// The reason being typed for cancelling a job.
+struct CancelJob {
+    job: i64,
+    identity: String,
+    /// Where the job stands, as its line says.
+    state: String,
+    actor: String,
+    input: TextArea<'static>,
+    error: Option<String>,
 }
 
 /// What the last full load computed: each authority's line and the plan's rows.
@@ -90,6 +118,8 @@ pub struct JobsView {
     selected: usize,
     /// Whether `r` is offered (not read-only, and the actor may renew).
     may_renew: bool,
+    /// The cancellation popup, while a reason is typed.
+    cancel: Option<CancelJob>,
     error: Option<String>,
 }
 
@@ -158,7 +188,7 @@ fn finished_row(f: FinishedJob, now: OffsetDateTime, unicode: bool) -> Row {
             )
         }
     };
-    Row { identity: j.identity, authority: j.authority, state, detail, wide, kind: Kind::Finished }
+    Row { identity: j.identity, authority: j.authority, state, detail, wide, kind: Kind::Finished, job: Some(j.id) }
 }
 
 impl JobsView {
@@ -170,6 +200,7 @@ impl JobsView {
             list: Vec::new(),
             selected: 0,
             may_renew: false,
+            cancel: None,
             error: None,
         };
         v.refresh(sh);
@@ -221,6 +252,7 @@ impl JobsView {
                         .to_string(),
                     wide: None,
                     kind: Kind::Awaiting,
+                    job: Some(j.id),
                     identity: j.identity,
                     authority: j.authority,
                 },
@@ -238,6 +270,7 @@ impl JobsView {
                         j.attempts
                     )),
                     kind: Kind::Failed,
+                    job: Some(j.id),
                     identity: j.identity,
                     authority: j.authority,
                 },
@@ -246,6 +279,7 @@ impl JobsView {
                     detail: format!("job {} since {}", j.id, crate::clock::rfc3339(j.updated_at)),
                     wide: None,
                     kind: Kind::Open,
+                    job: Some(j.id),
                     identity: j.identity,
                     authority: j.authority,
                 },
@@ -319,7 +353,7 @@ impl JobsView {
                 }
                 Decision::Wait { .. } => continue,
             };
-            rows.push((p.identity_id, Row { identity: p.name, authority: String::new(), state, detail, wide: None, kind: Kind::Planned }));
+            rows.push((p.identity_id, Row { identity: p.name, authority: String::new(), state, detail, wide: None, kind: Kind::Planned, job: None }));
         }
         // Only the rows listed (most identities wait beyond the horizon), in one query.
         let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
@@ -369,8 +403,10 @@ impl View for JobsView {
     fn bindings(&self) -> &'static [Binding] {
         if self.list.is_empty() || !self.may_renew {
             &[]
-        } else {
+        } else if self.open.is_empty() {
             BINDINGS
+        } else {
+            BINDINGS_WITH_CANCEL
         }
     }
 
@@ -403,9 +439,44 @@ impl View for JobsView {
                 };
                 return renewal::ask(sh, &r.identity);
             }
+            Action::View("cancel-job") => return self.ask_cancel(sh),
             _ => return Flow::Ignored,
         }
         Flow::Handled
+    }
+
+    fn capture_key(&mut self, k: &KeyEvent, sh: &mut Shared) -> Option<Flow> {
+        let mut c = self.cancel.take()?;
+        match k.code {
+            KeyCode::Esc => Some(Flow::Message(format!("job {} kept: not cancelled", c.job))),
+            KeyCode::Enter => {
+                let reason = c.input.lines().join(" ").trim().to_string();
+                if reason.is_empty() {
+                    c.error = Some("a reason is required".into());
+                    self.cancel = Some(c);
+                    return Some(Flow::Handled);
+                }
+                let actor = crate::access::acting_as(sh.ctx.store.read(), &sh.actor);
+                let flow = match lc::cancel_job(&mut sh.ctx, &actor, &lc::JobSelector::Id(c.job), &reason) {
+                    Ok(out) => Flow::Message(format!(
+                        "job {} ({}) cancelled (was {}): {}",
+                        out.job.id,
+                        text(&out.job.identity),
+                        out.was,
+                        text(&reason)
+                    )),
+                    Err(e) => Flow::Error(format!("job {} not cancelled: {}", c.job, text(&e.to_string()))),
+                };
+                self.reload(sh, true);
+                Some(flow)
+            }
+            _ => {
+                c.input.input(*k);
+                c.error = None;
+                self.cancel = Some(c);
+                Some(Flow::Handled)
+            }
+        }
     }
 
     fn render(&mut self, f: &mut Frame, area: Rect, sh: &Shared) {
@@ -500,5 +571,75 @@ impl View for JobsView {
             lines.push(Line::from(Span::styled(cut(s), style)));
         }
         f.render_widget(Paragraph::new(lines), area);
+        if let Some(c) = &self.cancel {
+            render_cancel(f, area, sh, c);
+        }
     }
+}
+
+impl JobsView {
+    /// `c`: the popup that takes the reason for cancelling the selected open job.
+    fn ask_cancel(&mut self, sh: &Shared) -> Flow {
+        if sh.readonly {
+            return Flow::Error("read-only: jobs cannot be cancelled".into());
+        }
+        let Some(r) = self.selected_row() else {
+            return Flow::Handled;
+        };
+        let (Some(job), Kind::Open | Kind::Failed | Kind::Awaiting) = (r.job, r.kind) else {
+            return Flow::Error(format!(
+                "{}: this line is not an open job; select a running, failed or held one to cancel",
+                text(&r.identity)
+            ));
+        };
+        let mut input = TextArea::default();
+        input.set_cursor_line_style(ratatui::style::Style::default());
+        self.cancel = Some(CancelJob {
+            job,
+            identity: r.identity.clone(),
+            state: r.state.clone(),
+            actor: crate::access::acting_as(sh.ctx.store.read(), &sh.actor).name,
+            input,
+            error: None,
+        });
+        Flow::Handled
+    }
+}
+
+/// The cancellation popup: the job, where it stands, what cancelling does, the reason.
+fn render_cancel(f: &mut Frame, area: Rect, sh: &Shared, c: &CancelJob) {
+    let st = |s: &str| sh.theme.style(s);
+    let h = 8.min(area.height);
+    let w = area.width.saturating_sub(4).min(76);
+    let popup = crate::tui::widgets::centered(area, w, h);
+    f.render_widget(Clear, popup);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(st("ui.border.focused"))
+        .title(Span::styled(
+            format!(" Cancel job {} of {}: reason (required) ", c.job, text(&c.identity)),
+            st("ui.title"),
+        ));
+    let inner = block.inner(popup);
+    f.render_widget(block, popup);
+    let [about, input, help] =
+        Layout::vertical([Constraint::Length(2), Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    let iw = inner.width as usize;
+    let about_lines = vec![
+        Line::from(Span::styled(
+            fit(&format!("Now {}. Cancelled, it never resumes; audited as {}.", c.state, text(&c.actor)), iw, sh.unicode),
+            st("ui.text"),
+        )),
+        Line::from(Span::styled(
+            fit(&format!("{}'s current certificate is untouched; a later renewal opens a new job.", text(&c.identity)), iw, sh.unicode),
+            st("ui.text"),
+        )),
+    ];
+    f.render_widget(Paragraph::new(about_lines), about);
+    f.render_widget(&c.input, input);
+    let msg = match &c.error {
+        Some(e) => Span::styled(e.clone(), st("ui.error")),
+        None => Span::styled("Enter cancels the job · Esc keeps it", st("ui.hint")),
+    };
+    f.render_widget(Paragraph::new(msg), help);
 }
