@@ -1494,3 +1494,59 @@ fn jobs_cancel_on_the_command_line_cancels_by_identity_or_id_and_refuses_what_it
     assert_eq!(code, 0);
     assert!(out.contains("cancelled"), "{out}");
 }
+
+#[test]
+fn a_job_cancelled_while_it_runs_stays_cancelled_and_its_run_records_no_further_step() {
+    // The reload command cancels the job from a second process while `renew` is between
+    // deploying and deployed (no transaction is held across the reload).
+    let deck = support::Deck::new();
+    let dir = deck.dir.path();
+    let policy = servers::write_test_profile(dir);
+    assert_eq!(deck.run(&["policy", "load", policy.to_str().unwrap()]).0, 0);
+    let cancel = format!(
+        "{} --db {} jobs cancel www --reason 'cancelled mid-run'",
+        env!("CARGO_BIN_EXE_certdeck"),
+        deck.db.display()
+    );
+    let estate = dir.join("estate.toml");
+    std::fs::write(&estate, estate_text(dir, None, Some(&cancel), "")).unwrap();
+    assert_eq!(deck.run(&["apply", estate.to_str().unwrap()]).0, 0);
+
+    let (code, out, err) = deck.run(&["renew", "www"]);
+    assert_eq!(code, 1, "a cancelled renewal did not complete: {out}{err}");
+    assert!(
+        out.contains("www: cancelled (job 1): cancelled mid-run"),
+        "{out}"
+    );
+    let jobs = deck.json(&["jobs", "--json"]);
+    let job = &jobs.as_array().unwrap()[0];
+    assert_eq!(job["state"], "cancelled");
+    assert_eq!(job["message"], "cancelled mid-run");
+    // The run recorded nothing for the job after the cancellation.
+    let (ctx, _clock, _admin) = testing::ctx_on(&deck.db, support::now());
+    let actions: Vec<String> = ctx
+        .store
+        .read()
+        .audit_records(&certdeck::store::AuditQuery {
+            object_type: Some("job".into()),
+            object_id: Some("1".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    assert_eq!(actions[0], "job.cancel", "{actions:?}");
+    assert!(
+        !actions.contains(&"job.deployed".to_string()),
+        "{actions:?}"
+    );
+    let www = ctx.store.read().identity_by_name("www").unwrap().unwrap();
+    assert_eq!(www.current_certificate_id, None);
+    // A new run is a new job.
+    std::fs::write(&estate, estate_text(dir, None, None, "")).unwrap();
+    assert_eq!(deck.run(&["apply", estate.to_str().unwrap()]).0, 0);
+    let (code, out, _) = deck.run(&["renew", "www"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("www: verified (job 2"), "{out}");
+}

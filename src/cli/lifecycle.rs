@@ -143,16 +143,25 @@ pub fn renew(a: RenewArgs, env: &Env) -> CliResult {
     } else {
         print_outcome(&outcome);
     }
-    Ok(if outcome.diagnosis.is_some() {
-        exit::FAILED
-    } else {
-        exit::OK
-    })
+    Ok(
+        if outcome.diagnosis.is_some() || outcome.job.state == crate::lifecycle::JobState::Cancelled
+        {
+            exit::FAILED
+        } else {
+            exit::OK
+        },
+    )
 }
 
 pub fn print_outcome(o: &RunOutcome) {
     let name = sanitize(&o.job.identity);
     match &o.diagnosis {
+        // Cancelled (by `jobs cancel` or `c` in `:jobs`) while this run worked on it.
+        None if o.job.state == crate::lifecycle::JobState::Cancelled => println!(
+            "{name}: cancelled (job {}): {}",
+            o.job.id,
+            sanitize(o.job.message.as_deref().unwrap_or_default())
+        ),
         None => println!(
             "{name}: {} (job {}, certificate {})",
             o.job.state,
