@@ -1492,7 +1492,11 @@ fn jobs_cancel_on_the_command_line_cancels_by_identity_or_id_and_refuses_what_it
     assert!(!out.contains("www"), "{out}");
     let (code, out, _) = deck.run(&["jobs"]);
     assert_eq!(code, 0);
-    assert!(out.contains("cancelled"), "{out}");
+    let line = out.lines().find(|l| l.contains(" www ")).unwrap_or(&out);
+    assert!(
+        line.contains("cancelled") && line.ends_with("moving to the new CA"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -1549,4 +1553,52 @@ fn a_job_cancelled_while_it_runs_stays_cancelled_and_its_run_records_no_further_
     let (code, out, _) = deck.run(&["renew", "www"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("www: verified (job 2"), "{out}");
+}
+
+#[test]
+fn a_job_held_for_an_approval_nobody_will_give_can_be_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ctx, _clock, alice, _verified, failing) = www_with_a_failing_renewal(dir.path());
+    // Stored the way the gate holds a job: a stop at `planned`, diagnosis awaiting_approval.
+    let now = ctx.now();
+    ctx.store
+        .transaction(|tx| {
+            tx.fail_job(
+                failing,
+                JobState::Planned,
+                Category::AwaitingApproval,
+                "awaiting issuance approval: no issuance request approves it",
+                1,
+                now + time::Duration::hours(1),
+                now,
+            )
+        })
+        .unwrap();
+    assert!(ctx
+        .store
+        .read()
+        .job(failing)
+        .unwrap()
+        .unwrap()
+        .awaiting_approval());
+    let by_name = lc::JobSelector::parse(ctx.store.read(), "www").unwrap();
+    assert_eq!(by_name, lc::JobSelector::OpenJobOf("www".into()));
+    let out = lc::cancel_job(&mut ctx, &alice, &by_name, "the team chose another profile").unwrap();
+    assert_eq!(out.was, "awaiting_approval");
+    assert_eq!(
+        audit_of_job(&ctx, failing)[0].details["state"],
+        "awaiting_approval"
+    );
+    // No longer held: the job is over, not awaiting anything.
+    assert!(ctx
+        .store
+        .read()
+        .jobs_awaiting_approval(10)
+        .unwrap()
+        .is_empty());
+    // `#N` and `N` address the job by id.
+    assert_eq!(
+        lc::JobSelector::parse(ctx.store.read(), &format!("#{failing}")).unwrap(),
+        lc::JobSelector::Id(failing)
+    );
 }

@@ -227,6 +227,10 @@ pub fn jobs(a: JobsArgs, env: &Env) -> CliResult {
         };
         let tail = match (&j.next_attempt_at, &j.message) {
             (Some(t), Some(m)) => format!("{}  {}", crate::clock::rfc3339(*t), sanitize(m)),
+            // A cancelled job's message is the operator's reason.
+            (None, Some(m)) if j.state == crate::lifecycle::JobState::Cancelled => {
+                sanitize(m).into_owned()
+            }
             _ => String::new(),
         };
         println!(
