@@ -70,6 +70,14 @@ reload = "{reload}"
     )
 }
 
+/// A CLI deck with the suite's test profile loaded.
+fn deck_with_test_profile() -> support::Deck {
+    let deck = support::Deck::new();
+    let policy = servers::write_test_profile(deck.dir.path());
+    assert_eq!(deck.run(&["policy", "load", policy.to_str().unwrap()]).0, 0);
+    deck
+}
+
 fn fast(ctx: &mut Ctx, verify_attempts: u32) -> RunOptions {
     ctx.config.lifecycle.verify_attempts = verify_attempts;
     ctx.config.lifecycle.verify_interval_ms = 100;
@@ -413,10 +421,8 @@ fn pem_body(pem: &str) -> Vec<u8> {
 
 #[test]
 fn a_process_killed_mid_job_resumes_and_orders_exactly_one_certificate() {
-    let deck = support::Deck::new();
+    let deck = deck_with_test_profile();
     let dir = deck.dir.path();
-    let policy = servers::write_test_profile(dir);
-    assert_eq!(deck.run(&["policy", "load", policy.to_str().unwrap()]).0, 0);
     let estate = dir.join("estate.toml");
     let run = |args: &[&str]| deck.cmd().args(args).output().unwrap();
     // The reload command kills certdeck itself (its parent): the job dies while deploying.
@@ -579,10 +585,8 @@ fn a_failing_authority_backs_off_opens_its_circuit_alerts_and_sends_work_to_the_
 
 #[test]
 fn run_once_renews_what_is_due_and_status_tells_monitoring_when_a_person_is_needed() {
-    let deck = support::Deck::new();
+    let deck = deck_with_test_profile();
     let dir = deck.dir.path();
-    let policy = servers::write_test_profile(dir);
-    assert_eq!(deck.run(&["policy", "load", policy.to_str().unwrap()]).0, 0);
     let estate = dir.join("estate.toml");
     std::fs::write(&estate, two_identities(dir, false)).unwrap();
     assert_eq!(deck.run(&["apply", estate.to_str().unwrap()]).0, 0);
@@ -964,10 +968,8 @@ fn renew_due_runs_many_jobs_together_each_with_its_own_steps_audit_and_diagnosis
 
 #[test]
 fn a_process_killed_mid_batch_resumes_every_job_and_orders_one_certificate_each() {
-    let deck = support::Deck::new();
+    let deck = deck_with_test_profile();
     let dir = deck.dir.path();
-    let policy = servers::write_test_profile(dir);
-    assert_eq!(deck.run(&["policy", "load", policy.to_str().unwrap()]).0, 0);
     let estate = dir.join("estate.toml");
     // The first reload kills certdeck (its parent) while the batch is deploying.
     std::fs::write(&estate, estate_of(dir, 3, "kill -9 $PPID", false)).unwrap();
@@ -1446,10 +1448,8 @@ fn cancelling_needs_renewal_rights_within_scope_and_a_denial_is_audited() {
 
 #[test]
 fn jobs_cancel_on_the_command_line_cancels_by_identity_or_id_and_refuses_what_it_cannot() {
-    let deck = support::Deck::new();
+    let deck = deck_with_test_profile();
     let dir = deck.dir.path();
-    let policy = servers::write_test_profile(dir);
-    assert_eq!(deck.run(&["policy", "load", policy.to_str().unwrap()]).0, 0);
     let estate = dir.join("estate.toml");
     std::fs::write(&estate, two_identities(dir, true)).unwrap();
     assert_eq!(deck.run(&["apply", estate.to_str().unwrap()]).0, 0);
@@ -1503,10 +1503,8 @@ fn jobs_cancel_on_the_command_line_cancels_by_identity_or_id_and_refuses_what_it
 fn a_job_cancelled_while_it_runs_stays_cancelled_and_its_run_records_no_further_step() {
     // The reload command cancels the job from a second process while `renew` is between
     // deploying and deployed (no transaction is held across the reload).
-    let deck = support::Deck::new();
+    let deck = deck_with_test_profile();
     let dir = deck.dir.path();
-    let policy = servers::write_test_profile(dir);
-    assert_eq!(deck.run(&["policy", "load", policy.to_str().unwrap()]).0, 0);
     let cancel = format!(
         "{} --db {} jobs cancel www --reason 'cancelled mid-run'",
         env!("CARGO_BIN_EXE_certdeck"),

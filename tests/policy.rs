@@ -114,16 +114,7 @@ fn estate(ctx: &mut Ctx, actor: &certdeck::model::Actor) {
         leaf(&ca, &["db.internal.example.com", "10.0.0.5"], 60, 5, MTLS),
         Some("payments"),
     );
-    inventory::add_authority(
-        ctx,
-        actor,
-        "internal-ca",
-        AuthorityKind::Local,
-        Some(Environment::Prod),
-        serde_json::json!({}),
-        None,
-    )
-    .unwrap();
+    add_internal_ca(ctx, actor);
     let ca_id = id_of(ctx, "Example Issuing CA");
     inventory::assign(
         ctx,
@@ -133,6 +124,20 @@ fn estate(ctx: &mut Ctx, actor: &certdeck::model::Actor) {
             authority: Some("internal-ca".into()),
             ..Default::default()
         },
+    )
+    .unwrap();
+}
+
+/// The local CA `internal-ca`, for prod.
+fn add_internal_ca(ctx: &mut Ctx, actor: &certdeck::model::Actor) {
+    inventory::add_authority(
+        ctx,
+        actor,
+        "internal-ca",
+        AuthorityKind::Local,
+        Some(Environment::Prod),
+        serde_json::json!({}),
+        None,
     )
     .unwrap();
 }
@@ -744,16 +749,7 @@ fn findings_after_an_import_into_a_populated_inventory_equal_a_full_evaluation()
     policy_ops::load_starter(&mut ctx, &alice).unwrap();
     let root = ca("Populated Root CA");
     import_pem(&mut ctx, &alice, "root.pem", root.pem.clone(), Some("pki"));
-    inventory::add_authority(
-        &mut ctx,
-        &alice,
-        "internal-ca",
-        AuthorityKind::Local,
-        Some(Environment::Prod),
-        serde_json::json!({}),
-        None,
-    )
-    .unwrap();
+    add_internal_ca(&mut ctx, &alice);
     let root_id = id_of(&ctx, "Populated Root CA");
     let internal = Assignment {
         authority: Some("internal-ca".into()),

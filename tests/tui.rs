@@ -348,18 +348,21 @@ fn tree_nodes(screen: &str, tree_width: usize) -> std::collections::BTreeMap<Str
     out
 }
 
-#[test]
-fn the_profiles_tree_counts_each_profile_and_the_unprofiled_first() {
-    use certdeck::store::RowSelect;
-    let mut c = Console::new(demo_ctx(), "profiles", 160, 48);
-    let rows = c
-        .app
+/// Every certificate row as the store reads it, with findings in full.
+fn stored_rows(c: &Console) -> Vec<certdeck::model::CertRow> {
+    c.app
         .sh
         .ctx
         .store
         .read()
-        .certificate_rows(RowSelect::default())
-        .unwrap();
+        .certificate_rows(certdeck::store::RowSelect::default())
+        .unwrap()
+}
+
+#[test]
+fn the_profiles_tree_counts_each_profile_and_the_unprofiled_first() {
+    let mut c = Console::new(demo_ctx(), "profiles", 160, 48);
+    let rows = stored_rows(&c);
     let mut expected: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
     for r in &rows {
         let name = r.profile.clone().unwrap_or_else(|| "(no profile)".into());
@@ -730,16 +733,8 @@ fn readonly_is_shown_and_hides_dangerous_keys() {
 /// table, the filter words and the counts read; an export still carries them in full.
 #[test]
 fn loaded_rows_keep_finding_marks_and_the_export_carries_findings_in_full() {
-    use certdeck::store::RowSelect;
     let c = Console::new(demo_ctx(), "certs", 80, 24);
-    let full = c
-        .app
-        .sh
-        .ctx
-        .store
-        .read()
-        .certificate_rows(RowSelect::default())
-        .unwrap();
+    let full = stored_rows(&c);
     let loaded = &c.app.sh.inventory.rows;
     assert_eq!(full.len(), loaded.len());
     assert!(full.iter().any(|r| !r.findings.is_empty()));
